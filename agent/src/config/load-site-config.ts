@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { crossReferenceIssues, formatPath, siteConfigSchema, type ConfigIssue, type SiteConfig } from '../model/site-schema.ts';
+
+export type ConfigLoadResult =
+  | { readonly ok: true; readonly config: SiteConfig; readonly warnings: readonly ConfigIssue[] }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Advice that does not stop the agent: things a real site should not ship with. */
+function configWarnings(config: SiteConfig): ConfigIssue[] {
+  const warnings: ConfigIssue[] = [];
+  config.mqtt.accounts.forEach((account, index) => {
+    if (account.password !== undefined) {
+      warnings.push({ path: `mqtt.accounts[${index}].password`, message: `plain-text password for "${account.username}"; acceptable for a demo only, use passwordHash on a real site` });
+    }
+  });
+  if (config.mqtt.allowAnonymous) {
+    warnings.push({ path: 'mqtt.allowAnonymous', message: 'anonymous MQTT clients are accepted; their commands cannot be attributed' });
+  }
+  return warnings;
+}
+
+/** Validates YAML text; every problem is reported with its path, nothing throws. */
+export function parseSiteConfig(text: string): ConfigLoadResult {
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    return {
+      ok: false,
+      issues: document.errors.map((error) => ({
+        path: error.linePos?.[0] ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '(yaml)',
+        message: error.message.split('\n')[0] ?? error.code,
+      })),
+    };
+  }
+  const parsed = siteConfigSchema.safeParse(document.toJS());
+  if (!parsed.success) {
+    return { ok: false, issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })) };
+  }
+  const crossIssues = crossReferenceIssues(parsed.data);
+  if (crossIssues.length > 0) return { ok: false, issues: crossIssues };
+  return { ok: true, config: deepFreeze(parsed.data), warnings: configWarnings(parsed.data) };
+}
+
+export async function loadSiteConfig(file: string): Promise<ConfigLoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+    return { ok: false, issues: [{ path: file, message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})` }] };
+  }
+  return parseSiteConfig(text);
+}

@@ -1,0 +1,243 @@
+import { z } from 'zod';
+import { DEVICE_PROFILES } from './profiles/index.ts';
+import { AMOUNT_UNITS, BOLUS_DOSE_UNITS, RATE_DOSE_UNITS, isConvertible } from './dose.ts';
+import type { DeviceKind } from './device-profile.ts';
+
+/**
+ * The site configuration: inventory, drug library, MQTT accounts and command policy.
+ * Validated once at start-up with every problem reported by path, then frozen
+ * (DESIGN.md, "The device model"). Structure is checked by the schemas; references
+ * between sections by `crossReferenceIssues`.
+ */
+
+const identifier = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+export const ACCOUNT_ROLES = ['device', 'station', 'guest', 'admin', 'pharmacy', 'vendor'] as const;
+export type AccountRole = (typeof ACCOUNT_ROLES)[number];
+
+const accountSchema = z.strictObject({
+  username: identifier,
+  /** Plain text is accepted for demos and flagged by `config check`; real sites use passwordHash. */
+  password: z.string().min(1).optional(),
+  /** `scrypt$<N>$<r>$<p>$<salt base64>$<key base64>`, made by `wardwatch config hash-password`. */
+  passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be scrypt$N$r$p$salt$key as printed by `wardwatch config hash-password`').optional(),
+  role: z.enum(ACCOUNT_ROLES),
+  description: z.string().max(200).optional(),
+});
+
+const deviceSchema = z.strictObject({
+  id: identifier,
+  profile: z.enum(Object.keys(DEVICE_PROFILES) as [DeviceKind, ...DeviceKind[]]),
+  ward: z.string().min(1).max(32),
+  /** Bed label for devices at a bedside; mobile devices (programmers) have a location instead. */
+  bed: z.string().min(1).max(16).optional(),
+  location: z.string().min(1).max(64).optional(),
+  /** Drug-library care area a pump is configured for. */
+  careArea: z.string().min(1).max(32).optional(),
+  /** MQTT username the device itself connects with. */
+  account: identifier,
+});
+
+const limitSchema = z.strictObject({
+  min: z.number().nonnegative().optional(),
+  max: z.number().positive().optional(),
+});
+
+const drugSchema = z.strictObject({
+  concentration: z.strictObject({
+    amount: z.number().positive(),
+    unit: z.enum(AMOUNT_UNITS.filter((unit) => unit !== 'mL') as ['units', 'mg', 'mcg']),
+    volumeMl: z.number().positive(),
+  }),
+  doseUnit: z.enum(RATE_DOSE_UNITS),
+  soft: limitSchema,
+  hard: limitSchema,
+  bolus: z.strictObject({
+    unit: z.enum(BOLUS_DOSE_UNITS),
+    soft: limitSchema,
+    hard: limitSchema,
+  }).optional(),
+});
+
+const careAreaSchema = z.strictObject({
+  drugs: z.record(identifier, drugSchema),
+});
+
+const policyRuleSchema = z.strictObject({
+  id: identifier,
+  description: z.string().max(200).optional(),
+  accounts: z.array(identifier).optional(),
+  roles: z.array(z.enum(ACCOUNT_ROLES)).optional(),
+  devices: z.strictObject({
+    ids: z.array(identifier).optional(),
+    profile: z.enum(Object.keys(DEVICE_PROFILES) as [DeviceKind, ...DeviceKind[]]).optional(),
+    ward: z.string().min(1).optional(),
+  }),
+  /** Command names, or "*" for every command of the selected devices. */
+  commands: z.array(z.string().min(1)).min(1),
+});
+
+const burstSchema = z.strictObject({
+  count: z.number().int().min(1),
+  windowSeconds: z.number().positive(),
+});
+
+const detectionSchema = z.strictObject({
+  /** Failed MQTT logins from one address or for one username within the window. */
+  authFailureBurst: burstSchema.default({ count: 5, windowSeconds: 60 }),
+  /** Malformed payloads from one client within the window. */
+  malformedBurst: burstSchema.default({ count: 5, windowSeconds: 60 }),
+  /** Ratio between a new rate and the current one that counts as a tenfold step. */
+  rateStepFactor: z.number().min(2).default(10),
+  /** A repeat of the same alert (same dedup identifier) within this window updates it instead of raising a new one. */
+  suppressionSeconds: z.number().nonnegative().default(300),
+}).prefault({});
+
+export const siteConfigSchema = z.strictObject({
+  site: z.strictObject({
+    name: z.string().min(1).max(100),
+    ward: z.string().min(1).max(32),
+  }),
+  mqtt: z.strictObject({
+    allowAnonymous: z.boolean().default(false),
+    accounts: z.array(accountSchema).min(1),
+  }),
+  devices: z.array(deviceSchema).min(1),
+  drugLibrary: z.strictObject({
+    version: z.string().min(1).max(64),
+    careAreas: z.record(z.string().min(1).max(32), careAreaSchema),
+  }),
+  policy: z.strictObject({
+    rules: z.array(policyRuleSchema),
+  }),
+  detection: detectionSchema,
+});
+
+export type SiteConfig = z.infer<typeof siteConfigSchema>;
+export type AccountConfig = SiteConfig['mqtt']['accounts'][number];
+export type DeviceConfig = SiteConfig['devices'][number];
+export type DrugEntry = SiteConfig['drugLibrary']['careAreas'][string]['drugs'][string];
+export type DoseLimit = z.infer<typeof limitSchema>;
+export type PolicyRule = SiteConfig['policy']['rules'][number];
+export type DetectionConfig = SiteConfig['detection'];
+
+export interface ConfigIssue {
+  /** Dotted path into the file, e.g. `devices[2].careArea`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out.length === 0 ? String(key) : `.${String(key)}`;
+  }
+  return out.length === 0 ? '(root)' : out;
+}
+
+function limitIssues(path: string, soft: DoseLimit, hard: DoseLimit): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (hard.max === undefined) issues.push({ path: `${path}.hard.max`, message: 'a hard maximum is required' });
+  if (soft.max !== undefined && hard.max !== undefined && soft.max > hard.max) {
+    issues.push({ path: `${path}.soft.max`, message: `soft maximum ${soft.max} is above the hard maximum ${hard.max}` });
+  }
+  if (soft.min !== undefined && hard.min !== undefined && soft.min < hard.min) {
+    issues.push({ path: `${path}.soft.min`, message: `soft minimum ${soft.min} is below the hard minimum ${hard.min}` });
+  }
+  for (const [name, limit] of [['soft', soft], ['hard', hard]] as const) {
+    if (limit.min !== undefined && limit.max !== undefined && limit.min > limit.max) {
+      issues.push({ path: `${path}.${name}.min`, message: `minimum ${limit.min} is above maximum ${limit.max}` });
+    }
+  }
+  return issues;
+}
+
+function duplicateIssues(values: readonly string[], pathOf: (index: number) => string, what: string): ConfigIssue[] {
+  const seen = new Set<string>();
+  const issues: ConfigIssue[] = [];
+  values.forEach((value, index) => {
+    if (seen.has(value)) issues.push({ path: pathOf(index), message: `duplicate ${what} "${value}"` });
+    seen.add(value);
+  });
+  return issues;
+}
+
+/** Checks that the sections agree with one another; runs only on a structurally valid file. */
+export function crossReferenceIssues(config: SiteConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const accounts = new Map(config.mqtt.accounts.map((account) => [account.username, account]));
+  const careAreas = config.drugLibrary.careAreas;
+  const deviceIds = new Set(config.devices.map((device) => device.id));
+
+  issues.push(...duplicateIssues(config.mqtt.accounts.map((a) => a.username), (i) => `mqtt.accounts[${i}].username`, 'username'));
+  issues.push(...duplicateIssues(config.devices.map((d) => d.id), (i) => `devices[${i}].id`, 'device id'));
+  issues.push(...duplicateIssues(config.devices.map((d) => d.account), (i) => `devices[${i}].account`, 'device account (each device has its own identity)'));
+  issues.push(...duplicateIssues(config.policy.rules.map((r) => r.id), (i) => `policy.rules[${i}].id`, 'rule id'));
+
+  config.mqtt.accounts.forEach((account, index) => {
+    const hasPlain = account.password !== undefined;
+    const hasHash = account.passwordHash !== undefined;
+    if (hasPlain === hasHash) {
+      issues.push({ path: `mqtt.accounts[${index}]`, message: 'give exactly one of password or passwordHash' });
+    }
+  });
+
+  config.devices.forEach((device, index) => {
+    const account = accounts.get(device.account);
+    if (account === undefined) {
+      issues.push({ path: `devices[${index}].account`, message: `no MQTT account "${device.account}" in mqtt.accounts` });
+    } else if (account.role !== 'device') {
+      issues.push({ path: `devices[${index}].account`, message: `account "${device.account}" has role ${account.role}; a device account must have role device` });
+    }
+    if (device.profile === 'infusion-pump') {
+      if (device.careArea === undefined) {
+        issues.push({ path: `devices[${index}].careArea`, message: 'an infusion pump needs a drug-library care area' });
+      } else if (!Object.hasOwn(careAreas, device.careArea)) {
+        issues.push({ path: `devices[${index}].careArea`, message: `care area "${device.careArea}" is not in drugLibrary.careAreas (${Object.keys(careAreas).join(', ')})` });
+      }
+    }
+    if (device.bed === undefined && device.location === undefined) {
+      issues.push({ path: `devices[${index}]`, message: 'give a bed or a location so that a nurse can find the device' });
+    }
+  });
+
+  for (const [areaName, area] of Object.entries(careAreas)) {
+    for (const [drugName, drug] of Object.entries(area.drugs)) {
+      const path = `drugLibrary.careAreas.${areaName}.drugs.${drugName}`;
+      if (!isConvertible(drug.concentration, drug.doseUnit)) {
+        issues.push({ path: `${path}.doseUnit`, message: `${drug.doseUnit} cannot be computed from a concentration in ${drug.concentration.unit}` });
+      }
+      issues.push(...limitIssues(path, drug.soft, drug.hard));
+      if (drug.bolus !== undefined) {
+        if (!isConvertible(drug.concentration, drug.bolus.unit)) {
+          issues.push({ path: `${path}.bolus.unit`, message: `${drug.bolus.unit} cannot be computed from a concentration in ${drug.concentration.unit}` });
+        }
+        issues.push(...limitIssues(`${path}.bolus`, drug.bolus.soft, drug.bolus.hard));
+      }
+    }
+  }
+
+  config.policy.rules.forEach((rule, index) => {
+    const path = `policy.rules[${index}]`;
+    if ((rule.accounts?.length ?? 0) + (rule.roles?.length ?? 0) === 0) {
+      issues.push({ path, message: 'a rule needs accounts or roles' });
+    }
+    rule.accounts?.forEach((username, i) => {
+      if (!accounts.has(username)) issues.push({ path: `${path}.accounts[${i}]`, message: `no MQTT account "${username}"` });
+    });
+    rule.devices.ids?.forEach((id, i) => {
+      if (!deviceIds.has(id)) issues.push({ path: `${path}.devices.ids[${i}]`, message: `no device "${id}" in devices` });
+    });
+    const profiles = rule.devices.profile !== undefined
+      ? [DEVICE_PROFILES[rule.devices.profile]]
+      : [...new Set(config.devices.filter((d) => rule.devices.ids?.includes(d.id) ?? true).map((d) => DEVICE_PROFILES[d.profile]))];
+    rule.commands.forEach((command, i) => {
+      if (command === '*') return;
+      if (!profiles.some((profile) => Object.hasOwn(profile.commands, command))) {
+        issues.push({ path: `${path}.commands[${i}]`, message: `"${command}" is not a command of ${profiles.map((p) => p.id).join(' or ') || 'the selected devices'}` });
+      }
+    });
+  });
+  return issues;
+}
