@@ -30,13 +30,13 @@ function configWarnings(config: SiteConfig): ConfigIssue[] {
 
 /** Validates YAML text; every problem is reported with its path, nothing throws. */
 export function parseSiteConfig(text: string): ConfigLoadResult {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     return {
       ok: false,
       issues: document.errors.map((error) => ({
         path: error.linePos?.[0] ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '(yaml)',
-        message: error.message.split('\n')[0] ?? error.code,
+        message: (error.message.split('\n')[0] ?? error.code).replace(/ at line \d+, column \d+:?$/, ''),
       })),
     };
   }

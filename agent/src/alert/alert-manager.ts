@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AlertAcknowledgement, AlertView } from '../server/dashboard-protocol.ts';
+import { ALERT_CATALOGUE } from './catalogue.ts';
+import type { AlertSink } from './alert-sink.ts';
+import type { Finding } from './finding.ts';
+
+interface SuppressionEntry {
+  alert: AlertView;
+  /** Event time until which repeats fold into `alert`. */
+  until: number;
+}
+
+export interface AcknowledgeInput {
+  readonly by: string;
+  readonly reason: string;
+  readonly from: string;
+  readonly at: Date;
+}
+
+export type AcknowledgeOutcome =
+  | { readonly ok: true; readonly alert: AlertView }
+  | { readonly ok: false; readonly error: 'not-found' | 'already-acknowledged' };
+
+/** Caps on what the alert layer keeps in memory (DESIGN.md, principle 3). */
+export const MAX_SUPPRESSION_ENTRIES = 10_000;
+export const MAX_RECENT_ALERTS = 1_000;
+/** Repeats are folded in memory at once, but written and pushed at most this often. */
+export const REPEAT_FLUSH_MS = 1_000;
+
+/**
+ * Findings → alerts: catalogue severity, a dedup identifier and suppression window
+ * (Zeek notice framework: `identifier`, `suppress_for`), lifecycle open → acknowledged,
+ * and fan-out to sinks. A sink that fails is logged and counted; the others still get
+ * the alert (DESIGN.md, principle 7).
+ */
+export class AlertManager {
+  private readonly suppression = new Map<string, SuppressionEntry>();
+  private readonly recent = new Map<string, AlertView>();
+  private readonly pendingRepeats = new Map<string, AlertView>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  readonly sinkFailures = new Map<string, number>();
+  raisedCount = 0;
+
+  constructor(
+    private readonly sinks: readonly AlertSink[],
+    private readonly suppressionMs: number,
+    private readonly logger: Logger,
+    initial: readonly AlertView[] = [],
+  ) {
+    for (const alert of initial) this.remember(alert);
+  }
+
+  /** Newest first. */
+  list(limit = MAX_RECENT_ALERTS): AlertView[] {
+    return [...this.recent.values()].reverse().slice(0, limit);
+  }
+
+  get(id: string): AlertView | undefined {
+    return this.recent.get(id);
+  }
+
+  raise(finding: Finding): void {
+    const key = `${finding.type}|${finding.dedupKey}`;
+    const suppressed = this.suppression.get(key);
+    if (suppressed !== undefined && finding.ts <= suppressed.until && suppressed.alert.state === 'open' && this.recent.get(suppressed.alert.id) === suppressed.alert) {
+      const updated: AlertView = { ...suppressed.alert, count: suppressed.alert.count + 1, lastTs: new Date(finding.ts).toISOString() };
+      suppressed.alert = updated;
+      this.remember(updated);
+      this.queueRepeat(updated);
+      return;
+    }
+    const device = finding.device;
+    const alert: AlertView = {
+      id: randomUUID(),
+      type: finding.type,
+      severity: ALERT_CATALOGUE[finding.type].severity,
+      ts: new Date(finding.ts).toISOString(),
+      lastTs: new Date(finding.ts).toISOString(),
+      count: 1,
+      deviceId: device?.config.id ?? null,
+      ward: device?.config.ward ?? null,
+      bed: device?.config.bed ?? null,
+      location: device?.config.location ?? null,
+      title: finding.title,
+      evidence: finding.evidence,
+      state: 'open',
+      ack: null,
+    };
+    if (this.suppression.size >= MAX_SUPPRESSION_ENTRIES) {
+      const oldest = this.suppression.keys().next().value;
+      if (oldest !== undefined) this.suppression.delete(oldest);
+    }
+    this.suppression.delete(key);
+    this.suppression.set(key, { alert, until: finding.ts + this.suppressionMs });
+    this.remember(alert);
+    this.raisedCount += 1;
+    this.fanOut((sink) => sink.alertRaised(alert));
+  }
+
+  acknowledge(id: string, input: AcknowledgeInput): AcknowledgeOutcome {
+    const alert = this.recent.get(id);
+    if (alert === undefined) return { ok: false, error: 'not-found' };
+    if (alert.state === 'acknowledged') return { ok: false, error: 'already-acknowledged' };
+    const ack: AlertAcknowledgement = { by: input.by, reason: input.reason, from: input.from, at: input.at.toISOString() };
+    const updated: AlertView = { ...(this.pendingRepeats.get(id) ?? alert), state: 'acknowledged', ack };
+    this.pendingRepeats.delete(id);
+    this.remember(updated);
+    this.fanOut((sink) => sink.alertUpdated(updated, 'acknowledged'));
+    return { ok: true, alert: updated };
+  }
+
+  /** Writes and pushes folded repeats now (also done by the timer, and on stop). */
+  flush(): void {
+    if (this.flushTimer !== null) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
+    const pending = [...this.pendingRepeats.values()];
+    this.pendingRepeats.clear();
+    for (const alert of pending) this.fanOut((sink) => sink.alertUpdated(alert, 'repeated'));
+  }
+
+  stop(): void {
+    this.flush();
+  }
+
+  private queueRepeat(alert: AlertView): void {
+    this.pendingRepeats.set(alert.id, alert);
+    if (this.flushTimer === null) {
+      this.flushTimer = setTimeout(() => this.flush(), REPEAT_FLUSH_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  private remember(alert: AlertView): void {
+    // Re-insert so that Map order stays oldest → newest by last change.
+    this.recent.delete(alert.id);
+    this.recent.set(alert.id, alert);
+    if (this.recent.size > MAX_RECENT_ALERTS) {
+      for (const [id, candidate] of this.recent) {
+        // Open alerts are what nurses act on; evict acknowledged ones first.
+        if (candidate.state === 'acknowledged' || this.recent.size > 2 * MAX_RECENT_ALERTS) {
+          this.recent.delete(id);
+          break;
+        }
+      }
+    }
+  }
+
+  private fanOut(deliver: (sink: AlertSink) => void): void {
+    for (const sink of this.sinks) {
+      try {
+        deliver(sink);
+      } catch (error) {
+        const failures = (this.sinkFailures.get(sink.name) ?? 0) + 1;
+        this.sinkFailures.set(sink.name, failures);
+        if (failures === 1 || failures % 1000 === 0) this.logger.error({ err: error, sink: sink.name, failures }, 'alert sink failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import type { Severity } from '../server/dashboard-protocol.ts';
+
+export interface CatalogueEntry {
+  readonly severity: Severity;
+  /** What the alert means, for the engineer and for docs/protocol.md. */
+  readonly description: string;
+}
+
+/**
+ * Every alert Wardwatch can raise, with a stable type id and its severity (DESIGN.md,
+ * principle 6; Zeek notice framework). Ids never change meaning once shipped: log
+ * shippers and SIEM rules key on them.
+ */
+export const ALERT_CATALOGUE = {
+  'dose-above-hard-limit': { severity: 'critical', description: 'A programmed rate converts to a dose above the drug library hard maximum for the care area.' },
+  'dose-below-hard-limit': { severity: 'critical', description: 'A programmed rate converts to a dose below the drug library hard minimum.' },
+  'dose-above-soft-limit': { severity: 'warning', description: 'A programmed dose is above the soft maximum (overridable by a clinician).' },
+  'dose-below-soft-limit': { severity: 'warning', description: 'A programmed dose is below the soft minimum.' },
+  'bolus-above-hard-limit': { severity: 'critical', description: 'A bolus converts to a dose above the library hard maximum for a bolus of that drug.' },
+  'bolus-above-soft-limit': { severity: 'warning', description: 'A bolus is above the soft bolus maximum.' },
+  'rate-step-tenfold': { severity: 'high', description: 'A new rate is ten times (configurable) the current rate or less than a tenth of it: the classic decimal-point slip.' },
+  'drug-not-in-library': { severity: 'high', description: 'A pump was programmed with a drug or care area the drug library does not list.' },
+  'care-area-mismatch': { severity: 'warning', description: 'A pump was programmed under a care area other than the one it is assigned to, so other limits apply.' },
+  'rate-without-context': { severity: 'info', description: 'A rate or bolus arrived for a pump whose drug is not known to the agent, so library limits could not be checked.' },
+  'device-limit-exceeded': { severity: 'critical', description: 'A command parameter lies outside the range the device profile allows.' },
+  'unauthorized-command': { severity: 'critical', description: 'A command came from an account the command policy does not allow for that device and command.' },
+  'issuer-mismatch': { severity: 'high', description: 'The issuer written in a command differs from the account that authenticated and sent it.' },
+  'device-impersonation': { severity: 'high', description: 'Telemetry, status or an acknowledgement for a device was published by an account that is not the device\'s own.' },
+  'auth-failure-burst': { severity: 'high', description: 'Repeated failed MQTT logins from one address or for one username within the window.' },
+  'pacing-tachy-therapy-off': { severity: 'critical', description: 'A programmer switched tachyarrhythmia therapy off.' },
+  'pacing-asynchronous-mode': { severity: 'critical', description: 'A programmer set an asynchronous pacing mode (AOO, VOO, DOO), which paces regardless of the heart\'s own rhythm.' },
+  'pacing-amplitude-off': { severity: 'critical', description: 'A programmer switched the pacing output off (amplitude 0 V).' },
+  'malformed-payload-burst': { severity: 'high', description: 'A client sent a burst of payloads that do not follow the wire contract (not JSON, wrong types, unknown command, oversized).' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type AlertType = keyof typeof ALERT_CATALOGUE;
+
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { critical: 0, high: 1, warning: 2, info: 3 };

@@ -1,0 +1,184 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { SiteConfig } from './model/site-schema.ts';
+import { MAX_RECENT_ALERTS, type AlertManager } from './alert/alert-manager.ts';
+import type { AlertSink } from './alert/alert-sink.ts';
+import { MqttBrokerIngest } from './ingest/mqtt-broker.ts';
+import type { DeviceState } from './normalize/device-state.ts';
+import type { Pipeline } from './pipeline.ts';
+import { createMonitor } from './monitor.ts';
+import { AlertLog } from './store/alert-log.ts';
+import { AlertStore } from './store/alert-store.ts';
+import { loadDashboardAssets, type DashboardAssets } from './server/dashboard-assets.ts';
+import { HEALTH_INTERVAL_MS, type AlertView, type DeviceView, type ServerMessage } from './server/dashboard-protocol.ts';
+import { deviceView } from './server/device-views.ts';
+import { DashboardServer } from './server/http-server.ts';
+import { WebSocketHub } from './server/websocket-hub.ts';
+
+export interface AgentOptions {
+  readonly config: SiteConfig;
+  readonly dataDir: string;
+  readonly mqttHost?: string;
+  readonly mqttPort: number;
+  readonly httpHost?: string;
+  readonly httpPort: number;
+  readonly logger?: Logger;
+  /** Extra alert outputs (the demo prints alerts to the console). */
+  readonly extraSinks?: readonly AlertSink[];
+}
+
+export interface RunningAgent {
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  /** Dashboard URL. */
+  readonly url: string;
+  readonly alertLogFile: string;
+  readonly pipeline: Pipeline;
+  readonly alerts: AlertManager;
+  stop(): Promise<void>;
+}
+
+/** Device tile updates are coalesced per device and pushed at most this often. */
+const DEVICE_PUSH_MS = 500;
+
+/**
+ * The composition root: builds the pipeline from the frozen config and starts the
+ * lifecycle units (broker, dashboard server). Nothing happens on import.
+ */
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const { config } = options;
+  const logger = options.logger ?? pino({ level: 'info' });
+  await mkdir(options.dataDir, { recursive: true, mode: 0o750 });
+
+  const store = new AlertStore(join(options.dataDir, 'wardwatch.db'));
+  const alertLogFile = join(options.dataDir, 'alerts.jsonl');
+  const alertLog = new AlertLog(alertLogFile);
+
+  let hub: WebSocketHub | null = null;
+  const openAlertsByDevice = (): Map<string, AlertView[]> => {
+    const byDevice = new Map<string, AlertView[]>();
+    for (const alert of alerts.list()) {
+      if (alert.state !== 'open' || alert.deviceId === null) continue;
+      const list = byDevice.get(alert.deviceId) ?? [];
+      list.push(alert);
+      byDevice.set(alert.deviceId, list);
+    }
+    return byDevice;
+  };
+  const viewOf = (deviceState: DeviceState, open: Map<string, AlertView[]>): DeviceView =>
+    deviceView(deviceState, config.drugLibrary, open.get(deviceState.device.config.id) ?? []);
+  const devices = (): DeviceView[] => {
+    const open = openAlertsByDevice();
+    return [...state.all()].map((deviceState) => viewOf(deviceState, open));
+  };
+
+  // Device tiles: coalesce changes, push on a timer (bounded by the inventory size).
+  const dirtyDevices = new Set<string>();
+  const pushDevices = (): void => {
+    if (dirtyDevices.size === 0 || hub === null) return;
+    const open = openAlertsByDevice();
+    for (const id of dirtyDevices) {
+      const deviceState = state.get(id);
+      if (deviceState !== undefined) hub.broadcast({ type: 'device', device: viewOf(deviceState, open) });
+    }
+    dirtyDevices.clear();
+  };
+  const markDevice = (deviceId: string | null): void => {
+    if (deviceId !== null) dirtyDevices.add(deviceId);
+  };
+
+  const dashboardSink: AlertSink = {
+    name: 'dashboard',
+    alertRaised: (alert) => {
+      hub?.broadcast({ type: 'alert', alert });
+      markDevice(alert.deviceId);
+    },
+    alertUpdated: (alert) => {
+      hub?.broadcast({ type: 'alert', alert });
+      markDevice(alert.deviceId);
+    },
+  };
+  let broker: MqttBrokerIngest | null = null;
+  const { pipeline, alerts, state, health, verifier } = createMonitor(config, {
+    sinks: [store, alertLog, dashboardSink, ...(options.extraSinks ?? [])],
+    logger,
+    initialAlerts: store.loadRecent(MAX_RECENT_ALERTS),
+    connectedClients: () => broker?.connectedClients ?? 0,
+    onDeviceChange: (changed) => markDevice(changed.device.config.id),
+  });
+
+  const snapshot = (): ServerMessage => ({
+    type: 'snapshot',
+    site: { name: config.site.name, ward: config.site.ward },
+    devices: devices(),
+    alerts: alerts.list(),
+    health: health.view(),
+  });
+  hub = new WebSocketHub(snapshot);
+
+  let assets: DashboardAssets | null = null;
+  try {
+    assets = await loadDashboardAssets();
+  } catch (error) {
+    // The dashboard failing to build must not stop monitoring (principle 7).
+    logger.error({ err: error }, 'dashboard assets could not be built; alerts still go to the store and alerts.jsonl');
+  }
+  const api = {
+    alerts: (limit: number) => alerts.list(limit),
+    devices,
+    health: () => health.view(),
+    acknowledge: (id: string, by: string, reason: string, from: string) => {
+      const outcome = alerts.acknowledge(id, { by, reason, from, at: new Date() });
+      if (outcome.ok) logger.info({ alertId: id, by, from }, 'alert acknowledged');
+      return outcome;
+    },
+  };
+  const dashboard = new DashboardServer(api, assets, hub, logger);
+
+  broker = new MqttBrokerIngest({
+    host: options.mqttHost ?? '0.0.0.0',
+    port: options.mqttPort,
+    allowAnonymous: config.mqtt.allowAnonymous,
+    verifier,
+    sink: (observation) => pipeline.ingest(observation),
+    logger,
+  });
+
+  const mqttPort = await broker.start();
+  const httpHost = options.httpHost ?? '127.0.0.1';
+  let httpPort: number;
+  try {
+    httpPort = await dashboard.start(httpHost, options.httpPort);
+  } catch (error) {
+    await broker.stop();
+    throw error;
+  }
+  const deviceTicker = setInterval(pushDevices, DEVICE_PUSH_MS);
+  deviceTicker.unref();
+  const healthTicker = setInterval(() => hub?.broadcast({ type: 'health', health: health.view() }), HEALTH_INTERVAL_MS);
+  healthTicker.unref();
+
+  const urlHost = httpHost === '0.0.0.0' || httpHost === '::' ? 'localhost' : httpHost;
+  logger.info({ mqttPort, httpPort }, 'wardwatch agent started');
+  let stopped = false;
+  return {
+    mqttPort,
+    httpPort,
+    url: `http://${urlHost}:${httpPort}/`,
+    alertLogFile,
+    pipeline,
+    alerts,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(deviceTicker);
+      clearInterval(healthTicker);
+      await broker?.stop();
+      await dashboard.stop();
+      alerts.stop();
+      await alertLog.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { startAgent } from '../app.ts';
+import { loadConfigOrExit } from './config-commands.ts';
+import { parsePort } from './options.ts';
+import { startOrExit, stopOnSignal } from './run-until-signal.ts';
+
+interface AgentCommandOptions {
+  readonly config: string;
+  readonly dataDir: string;
+  readonly mqttHost: string;
+  readonly mqttPort: number;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly logLevel: string;
+}
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run the monitor: embedded MQTT broker for devices and stations, detectors, alert store and dashboard')
+    .requiredOption('-c, --config <file>', 'site configuration (YAML); check it first with `wardwatch config check`')
+    .option('-d, --data-dir <dir>', 'where alerts are stored (wardwatch.db, alerts.jsonl)', './wardwatch-data')
+    .option('--mqtt-host <address>', 'address the MQTT broker listens on', '0.0.0.0')
+    .option('--mqtt-port <port>', 'MQTT broker port (0 = any free port, logged)', parsePort, 1883)
+    .option('--http-host <address>', 'address the dashboard listens on; it has no login yet, so keep it on loopback unless the network is trusted', '127.0.0.1')
+    .option('--http-port <port>', 'dashboard port (0 = any free port, logged)', parsePort, 8080)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+    .action(async (options: AgentCommandOptions) => {
+      const config = await loadConfigOrExit(options.config);
+      const logger = pino({ level: options.logLevel });
+      const agent = await startOrExit('the agent', () =>
+        startAgent({
+          config,
+          dataDir: options.dataDir,
+          mqttHost: options.mqttHost,
+          mqttPort: options.mqttPort,
+          httpHost: options.httpHost,
+          httpPort: options.httpPort,
+          logger,
+        }),
+      );
+      process.stdout.write(`wardwatch agent: MQTT on ${options.mqttHost}:${agent.mqttPort}, dashboard ${agent.url}, alerts in ${agent.alertLogFile}\n`);
+      stopOnSignal(() => agent.stop());
+    });
+}

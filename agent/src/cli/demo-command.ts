@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { startAgent } from '../app.ts';
+import { startFleet } from '../../../simulators/src/fleet.ts';
+import { ConsoleAlertSink } from './console-alert-sink.ts';
+import { loadConfigOrExit } from './config-commands.ts';
+import { demoTrigger } from './demo-trigger.ts';
+import { parsePort, parsePositiveNumber } from './options.ts';
+import { startOrExit, stopOnSignal } from './run-until-signal.ts';
+
+interface DemoOptions {
+  readonly config: string;
+  readonly dataDir: string;
+  readonly mqttHost: string;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  readonly speed: number;
+  readonly seed?: number;
+}
+
+function demoAccounts(config: Awaited<ReturnType<typeof loadConfigOrExit>>): string[] {
+  return config.mqtt.accounts
+    .filter((account) => account.role !== 'device' && account.password !== undefined)
+    .map((account) => `  ${account.username.padEnd(12)} / ${(account.password ?? '').padEnd(6)} ${account.description ?? account.role}`);
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run the agent with its embedded broker and store, a simulated ward and the dashboard, all in one process')
+    .option('-c, --config <file>', 'site configuration', 'config/demo.yaml')
+    .option('-d, --data-dir <dir>', 'where alerts are stored', join('.wardwatch', 'demo'))
+    .option('--mqtt-host <address>', 'address the MQTT broker listens on (loopback: demo accounts have published passwords)', '127.0.0.1')
+    .option('--mqtt-port <port>', 'MQTT broker port (0 = any free port)', parsePort, 1883)
+    .option('--http-port <port>', 'dashboard port (0 = any free port)', parsePort, 8080)
+    .option('--speed <n>', 'simulated ward runs n times faster than real time', parsePositiveNumber, 1)
+    .option('--seed <n>', 'seed of the simulated ward (same seed, same day)', parsePositiveNumber)
+    .action(async (options: DemoOptions) => {
+      const config = await loadConfigOrExit(options.config);
+      const logger = pino({ level: 'warn' });
+      const agent = await startOrExit('the agent', () =>
+        startAgent({
+          config,
+          dataDir: options.dataDir,
+          mqttHost: options.mqttHost,
+          mqttPort: options.mqttPort,
+          httpHost: '127.0.0.1',
+          httpPort: options.httpPort,
+          logger,
+          extraSinks: [new ConsoleAlertSink()],
+        }),
+      );
+      const brokerUrl = `mqtt://127.0.0.1:${agent.mqttPort}`;
+      const fleet = await startOrExit('the simulated ward', () =>
+        startFleet({ brokerUrl, config, speed: options.speed, seed: options.seed ?? Date.now() % 1_000_000, log: (line) => logger.info(line) }),
+      );
+      const pumps = config.devices.filter((d) => d.profile === 'infusion-pump').length;
+      const programmers = config.devices.length - pumps;
+      const lines = [
+        '',
+        `Wardwatch demo — ${config.site.name}, ward ${config.site.ward}`,
+        `  Dashboard:       ${agent.url}`,
+        `  MQTT broker:     mqtt://localhost:${agent.mqttPort}`,
+        `  Alerts:          ${agent.alertLogFile} (and wardwatch.db beside it)`,
+        `  Simulated ward:  ${pumps} infusion pumps, ${programmers} pacemaker programmers, ${options.speed}× real time`,
+        '',
+        'Demo MQTT accounts — DEMO ONLY, the passwords are published:',
+        ...demoAccounts(config),
+      ];
+      const trigger = demoTrigger(config);
+      if (trigger !== null) {
+        const payload = JSON.stringify({ id: 'demo-attack-1', ts: new Date().toISOString(), issuer: 'station-4w', user: 'rn-demo', command: 'set_rate', params: { rate_ml_h: trigger.rateMlPerHour } });
+        lines.push(
+          '',
+          `Trigger an alert: heparin on ${trigger.deviceId} (bed ${trigger.bed}) at ten times its hard limit of ${trigger.hardLimit}:`,
+          `  mosquitto_pub -h localhost -p ${agent.mqttPort} -u station-4w -P demo -t ward/${trigger.deviceId}/command -m '${payload}'`,
+          'or, with nothing else installed:',
+          `  npx wardwatch sim command --broker mqtt://localhost:${agent.mqttPort} -u station-4w -P demo ${trigger.deviceId} set_rate rate_ml_h=${trigger.rateMlPerHour}`,
+          'The same command as guest (-u guest) gives an unauthorized-command alert.',
+        );
+      }
+      lines.push('', 'Alerts appear below and on the dashboard. Ctrl-C stops.', '');
+      process.stdout.write(lines.join('\n'));
+      stopOnSignal(async () => {
+        await fleet.stop();
+        await agent.stop();
+      });
+    });
+}

@@ -1,0 +1,24 @@
+import { InvalidArgumentError } from 'commander';
+
+/** commander argParser for a TCP port; 0 asks the system for a free one. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number 0–65535 (0 = any free port)');
+  return port;
+}
+
+export function parsePositiveNumber(value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('must be a positive number');
+  return number;
+}
+
+export function parseCount(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
+  return number;
+}
+
+/** Exit codes: 2 for anything the user can fix in the command line or config (as `config check`). */
+export const EXIT_USAGE = 2;
+export const EXIT_RUNTIME = 1;

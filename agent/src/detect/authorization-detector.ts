@@ -1,0 +1,71 @@
+import type { FindingSink } from '../alert/finding.ts';
+import { sentBy } from '../alert/format.ts';
+import { deviceLabel } from '../normalize/inventory.ts';
+import type { DeviceCommandEvent, EventSource, InventoryDevice, PipelineEvent } from '../normalize/events.ts';
+import type { CommandPolicy } from './command-policy.ts';
+import type { Detector } from './detector.ts';
+
+function sourceEvidence(source: EventSource): Record<string, unknown> {
+  return { account: source.account, role: source.role, clientId: source.clientId, address: source.address, transport: source.transport };
+}
+
+export function commandEvidence(event: DeviceCommandEvent): Record<string, unknown> {
+  return { command: event.message, ...sourceEvidence(event.source), retained: event.retained };
+}
+
+/**
+ * Who may command what: the command policy (default deny), the issuer written in the
+ * payload against the account that actually authenticated, and device channels
+ * (telemetry, status, ack) published by an account that is not the device's own.
+ */
+export class AuthorizationDetector implements Detector {
+  readonly id = 'authorization';
+
+  constructor(private readonly policy: CommandPolicy) {}
+
+  inspect(event: PipelineEvent, report: FindingSink): void {
+    if (event.kind === 'command') {
+      this.inspectCommand(event, report);
+    } else if ((event.kind === 'telemetry' || event.kind === 'status' || event.kind === 'ack') && event.source !== null) {
+      this.inspectDeviceChannel(event.kind, event.ts, event.device, event.source, report);
+    }
+  }
+
+  private inspectCommand(event: DeviceCommandEvent, report: FindingSink): void {
+    const { source, device, message } = event;
+    const label = deviceLabel(device);
+    const rule = this.policy.allowingRule(source.account, source.role, device, message.command);
+    if (rule === null) {
+      report({
+        type: 'unauthorized-command',
+        ts: event.ts,
+        device,
+        dedupKey: `${device.config.id}|${source.account ?? source.address}|${message.command}`,
+        title: `${label}: ${message.command} from ${source.account ?? 'an anonymous client'}, which may not command this device${sentBy(source.account, source.address)}`,
+        evidence: { ...commandEvidence(event), policy: 'no rule allows this account, device and command (default deny)' },
+      });
+    }
+    if (source.account !== null && message.issuer !== source.account) {
+      report({
+        type: 'issuer-mismatch',
+        ts: event.ts,
+        device,
+        dedupKey: `${device.config.id}|${source.account}|${message.issuer}`,
+        title: `${label}: command claims to come from ${message.issuer.slice(0, 64)} but was sent by ${source.account}`,
+        evidence: { ...commandEvidence(event), claimedIssuer: message.issuer },
+      });
+    }
+  }
+
+  private inspectDeviceChannel(channel: string, ts: number, device: InventoryDevice, source: EventSource, report: FindingSink): void {
+    if (source.account === device.config.account) return;
+    report({
+      type: 'device-impersonation',
+      ts,
+      device,
+      dedupKey: `${device.config.id}|${source.account ?? source.address}|${channel}`,
+      title: `${deviceLabel(device)}: ${channel} for this device published by ${source.account ?? `an anonymous client at ${source.address}`}, not by the device`,
+      evidence: { channel, expectedAccount: device.config.account, ...sourceEvidence(source) },
+    });
+  }
+}

@@ -1,0 +1,42 @@
+import type { DetectionConfig } from '../model/site-schema.ts';
+import type { FindingSink } from '../alert/finding.ts';
+import type { PipelineEvent } from '../normalize/events.ts';
+import { deviceLabel } from '../normalize/inventory.ts';
+import { BurstCounter } from './burst-counter.ts';
+import type { Detector } from './detector.ts';
+
+/**
+ * Malformed payloads are counted by name elsewhere (health); this turns a burst from one
+ * sender into a finding. Repeats fold into one alert through the suppression window, so
+ * ten thousand bad messages give a handful of alerts, not ten thousand.
+ */
+export class MalformedPayloadDetector implements Detector {
+  readonly id = 'malformed-payload';
+  private readonly counter: BurstCounter;
+
+  constructor(private readonly config: DetectionConfig) {
+    this.counter = new BurstCounter(config.malformedBurst.count, config.malformedBurst.windowSeconds * 1000);
+  }
+
+  inspect(event: PipelineEvent, report: FindingSink): void {
+    if (event.kind !== 'anomaly') return;
+    const sender = event.source === null ? 'broker' : (event.source.account ?? `anonymous@${event.source.address}`);
+    if (!this.counter.record(sender, event.ts)) return;
+    const target = event.device === null ? event.topic.slice(0, 80) : deviceLabel(event.device);
+    report({
+      type: 'malformed-payload-burst',
+      ts: event.ts,
+      device: event.device,
+      dedupKey: sender,
+      title: `Malformed messages from ${sender}: ${this.config.malformedBurst.count} or more within ${this.config.malformedBurst.windowSeconds} s (latest: ${event.name} to ${target})`,
+      evidence: {
+        anomaly: event.name,
+        detail: event.detail,
+        topic: event.topic.slice(0, 256),
+        account: event.source?.account ?? null,
+        clientId: event.source?.clientId ?? null,
+        address: event.source?.address ?? null,
+      },
+    });
+  }
+}

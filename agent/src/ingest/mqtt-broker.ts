@@ -1,0 +1,147 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import type { ClientIdentity, ObservationSink } from './observation.ts';
+import type { MqttAccountVerifier } from './mqtt-account-verifier.ts';
+import { normalizeAddress } from './address.ts';
+
+export interface MqttBrokerOptions {
+  readonly host: string;
+  /** 0 picks a free port; the bound port is returned by start(). */
+  readonly port: number;
+  readonly allowAnonymous: boolean;
+  readonly verifier: MqttAccountVerifier;
+  readonly sink: ObservationSink;
+  readonly logger: Logger;
+  /** Wall clock for the event time of live traffic; replaced in tests. */
+  readonly now?: () => number;
+}
+
+/** MQTT 3.1.1 §3.2.2.3 CONNACK return codes aedes sends for a refused login. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+/** Aedes allows 23 characters by default ([MQTT-3.1.3-5] minimum); device ids are longer. */
+const MAX_CLIENT_ID_LENGTH = 128;
+
+/**
+ * The in-path broker (DESIGN.md, way 1): devices and stations connect to the agent's
+ * embedded aedes. Every login, publish and subscription becomes an Observation with the
+ * sender's authenticated identity. Monitor mode: nothing clinical is refused here.
+ */
+export class MqttBrokerIngest {
+  private broker: Aedes | null = null;
+  private server: Server | null = null;
+  private readonly identities = new WeakMap<Client, ClientIdentity>();
+  private readonly sockets = new Set<Socket>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: MqttBrokerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get connectedClients(): number {
+    return this.broker?.connectedClients ?? 0;
+  }
+
+  private identityOf(client: Client, username: string | null = null): ClientIdentity {
+    const known = this.identities.get(client);
+    if (known !== undefined) return known;
+    const socket = client.conn as Socket;
+    return { clientId: client.id ?? '', username, address: normalizeAddress(socket.remoteAddress) };
+  }
+
+  async start(): Promise<number> {
+    const { sink, verifier, allowAnonymous, logger } = this.options;
+    const broker = await Aedes.createBroker({
+      maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+      authenticate: (client, username, password, done) => {
+        const refuse = (reason: string, code: number): void => {
+          sink({ kind: 'mqtt-auth-failure', ts: this.now(), client: this.identityOf(client, username ?? null), reason });
+          const error = new Error(reason) as AuthenticateError;
+          error.returnCode = code as AuthenticateError['returnCode'];
+          done(error, null);
+        };
+        if (username === undefined) {
+          if (allowAnonymous) {
+            this.identities.set(client, this.identityOf(client, null));
+            done(null, true);
+          } else {
+            refuse('anonymous-refused', NOT_AUTHORIZED);
+          }
+          return;
+        }
+        verifier.verify(username, password ?? Buffer.alloc(0)).then(
+          (result) => {
+            if (result.ok) {
+              this.identities.set(client, this.identityOf(client, username));
+              done(null, true);
+            } else {
+              refuse(result.reason, BAD_USERNAME_OR_PASSWORD);
+            }
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'password verification failed');
+            refuse('verifier-error', BAD_USERNAME_OR_PASSWORD);
+          },
+        );
+      },
+    });
+    broker.on('client', (client) => {
+      sink({ kind: 'mqtt-connect', ts: this.now(), client: this.identityOf(client) });
+    });
+    broker.on('clientDisconnect', (client) => {
+      sink({ kind: 'mqtt-disconnect', ts: this.now(), client: this.identityOf(client) });
+    });
+    broker.on('publish', (packet, client) => {
+      // $SYS heartbeats are the broker's own; they say nothing about the ward.
+      if (client === null && packet.topic.startsWith('$SYS/')) return;
+      sink({
+        kind: 'mqtt-publish',
+        ts: this.now(),
+        client: client === null ? null : this.identityOf(client),
+        topic: packet.topic,
+        payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+        retain: packet.retain,
+        qos: packet.qos,
+      });
+    });
+    broker.on('subscribe', (subscriptions, client) => {
+      sink({ kind: 'mqtt-subscribe', ts: this.now(), client: this.identityOf(client), topicFilters: subscriptions.map((s) => s.topic) });
+    });
+    broker.on('clientError', (client, error) => {
+      logger.debug({ clientId: client.id, err: error.message }, 'mqtt client error');
+    });
+    broker.on('connectionError', (client, error) => {
+      logger.debug({ clientId: client.id, err: error.message }, 'mqtt connection error');
+    });
+    this.broker = broker;
+
+    const server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      broker.handle(socket);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    const broker = this.broker;
+    this.server = null;
+    this.broker = null;
+    if (server !== null) {
+      for (const socket of this.sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    if (broker !== null) await new Promise<void>((resolve) => broker.close(() => resolve()));
+  }
+}

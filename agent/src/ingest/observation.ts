@@ -1,0 +1,61 @@
+/**
+ * What an ingest adapter saw, before any interpretation. Every ingest path (the in-path
+ * broker now; the tap, the Modbus gateway and captures later) produces these, so that
+ * the same bytes give the same alerts however they were seen (DESIGN.md, "Ways to see
+ * traffic"). `ts` is the event time in epoch milliseconds; detectors read only this.
+ */
+
+export interface ClientIdentity {
+  readonly clientId: string;
+  /** Authenticated MQTT username; null for an anonymous client. */
+  readonly username: string | null;
+  /** Remote address as the agent saw it (IPv4-mapped IPv6 unwrapped). */
+  readonly address: string;
+}
+
+export interface ConnectObservation {
+  readonly kind: 'mqtt-connect';
+  readonly ts: number;
+  readonly client: ClientIdentity;
+}
+
+export interface AuthFailureObservation {
+  readonly kind: 'mqtt-auth-failure';
+  readonly ts: number;
+  readonly client: ClientIdentity;
+  /** Why the login was refused: unknown-user, bad-password, anonymous-refused. */
+  readonly reason: string;
+}
+
+export interface DisconnectObservation {
+  readonly kind: 'mqtt-disconnect';
+  readonly ts: number;
+  readonly client: ClientIdentity;
+}
+
+export interface PublishObservation {
+  readonly kind: 'mqtt-publish';
+  readonly ts: number;
+  /** Null for messages the broker publishes itself (last wills keep their client). */
+  readonly client: ClientIdentity | null;
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly retain: boolean;
+  readonly qos: 0 | 1 | 2;
+}
+
+export interface SubscribeObservation {
+  readonly kind: 'mqtt-subscribe';
+  readonly ts: number;
+  readonly client: ClientIdentity;
+  readonly topicFilters: readonly string[];
+}
+
+export type Observation =
+  | ConnectObservation
+  | AuthFailureObservation
+  | DisconnectObservation
+  | PublishObservation
+  | SubscribeObservation;
+
+export type ObservationSink = (observation: Observation) => void;

@@ -1,0 +1,69 @@
+import type { Logger } from 'pino';
+import type { SiteConfig } from './model/site-schema.ts';
+import { AlertManager } from './alert/alert-manager.ts';
+import type { AlertSink } from './alert/alert-sink.ts';
+import { AuthFailureDetector } from './detect/auth-failure-detector.ts';
+import { AuthorizationDetector } from './detect/authorization-detector.ts';
+import { CommandPolicy } from './detect/command-policy.ts';
+import { DetectionEngine } from './detect/detection-engine.ts';
+import { DeviceLimitsDetector } from './detect/device-limits-detector.ts';
+import { DrugLibraryDetector } from './detect/drug-library-detector.ts';
+import { MalformedPayloadDetector } from './detect/malformed-payload-detector.ts';
+import { PacingDetector } from './detect/pacing-detector.ts';
+import { AgentHealth } from './health/agent-health.ts';
+import { MqttAccountVerifier } from './ingest/mqtt-account-verifier.ts';
+import { DeviceStateTracker, type DeviceState } from './normalize/device-state.ts';
+import { Inventory } from './normalize/inventory.ts';
+import { Normalizer } from './normalize/normalizer.ts';
+import { Pipeline } from './pipeline.ts';
+import type { AlertView } from './server/dashboard-protocol.ts';
+
+export interface MonitorOptions {
+  readonly sinks: readonly AlertSink[];
+  readonly logger: Logger;
+  readonly initialAlerts?: readonly AlertView[];
+  readonly connectedClients?: () => number;
+  readonly onDeviceChange?: (state: DeviceState) => void;
+}
+
+/** Everything between an ingest adapter and the alert sinks, built from the frozen config. */
+export interface Monitor {
+  readonly pipeline: Pipeline;
+  readonly alerts: AlertManager;
+  readonly state: DeviceStateTracker;
+  readonly health: AgentHealth;
+  readonly verifier: MqttAccountVerifier;
+}
+
+/**
+ * Builds the pipeline with no I/O of its own, so the agent, replays and tests run the
+ * very same detectors (DESIGN.md: live or replayed, the same bytes give the same alerts).
+ */
+export function createMonitor(config: SiteConfig, options: MonitorOptions): Monitor {
+  const inventory = new Inventory(config);
+  const verifier = new MqttAccountVerifier(config.mqtt.accounts);
+  const state = new DeviceStateTracker(inventory);
+  const alerts = new AlertManager(options.sinks, config.detection.suppressionSeconds * 1000, options.logger, options.initialAlerts ?? []);
+  const engine = new DetectionEngine(
+    [
+      new AuthorizationDetector(new CommandPolicy(config)),
+      new DrugLibraryDetector(config, state),
+      new DeviceLimitsDetector(),
+      new PacingDetector(state),
+      new AuthFailureDetector(config.detection),
+      new MalformedPayloadDetector(config.detection),
+    ],
+    (finding) => alerts.raise(finding),
+    options.logger,
+  );
+  const health = new AgentHealth({
+    mqttClients: options.connectedClients ?? (() => 0),
+    alertsRaised: () => alerts.raisedCount,
+    sinkFailures: () => alerts.sinkFailures,
+    detectorErrors: () => engine.errorsByDetector,
+    expectsTraffic: config.devices.length > 0,
+  });
+  const onDeviceChange = options.onDeviceChange ?? (() => undefined);
+  const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), engine, state, health, onDeviceChange);
+  return { pipeline, alerts, state, health, verifier };
+}

@@ -1,0 +1,107 @@
+import type { CommandSpec, DeviceProfile } from '../model/device-profile.ts';
+import type { AccountRole, DeviceConfig } from '../model/site-schema.ts';
+import type { CommandMessage, DeviceStatus, ParamValue } from '../model/wire.ts';
+
+/** Who sent something, as far as the ingest path could see. */
+export interface EventSource {
+  readonly transport: 'mqtt';
+  readonly clientId: string;
+  /** Authenticated account; null when anonymous or not visible. */
+  readonly account: string | null;
+  readonly role: AccountRole | null;
+  readonly address: string;
+}
+
+export interface InventoryDevice {
+  readonly config: DeviceConfig;
+  readonly profile: DeviceProfile;
+}
+
+/** A command to a device, decoded through its profile (DESIGN.md, "The pipeline"). */
+export interface DeviceCommandEvent {
+  readonly kind: 'command';
+  readonly ts: number;
+  readonly device: InventoryDevice;
+  readonly message: CommandMessage;
+  readonly spec: CommandSpec;
+  readonly source: EventSource;
+  readonly retained: boolean;
+}
+
+export interface TelemetryEvent {
+  readonly kind: 'telemetry';
+  readonly ts: number;
+  readonly device: InventoryDevice;
+  readonly fields: Readonly<Record<string, ParamValue>>;
+  readonly source: EventSource | null;
+}
+
+export interface DeviceStatusEvent {
+  readonly kind: 'status';
+  readonly ts: number;
+  readonly device: InventoryDevice;
+  readonly status: DeviceStatus;
+  readonly source: EventSource | null;
+}
+
+/** The device answering a command; kept for device-side provenance checks. */
+export interface DeviceAckEvent {
+  readonly kind: 'ack';
+  readonly ts: number;
+  readonly device: InventoryDevice;
+  readonly source: EventSource | null;
+}
+
+/**
+ * Something on the wire that could not be read as the contract says: counted by name,
+ * never thrown (DESIGN.md, principle 2).
+ */
+export interface AnomalyEvent {
+  readonly kind: 'anomaly';
+  readonly ts: number;
+  readonly name: string;
+  readonly detail: string;
+  readonly topic: string;
+  readonly device: InventoryDevice | null;
+  readonly source: EventSource | null;
+}
+
+export interface ClientConnectEvent {
+  readonly kind: 'client-connect';
+  readonly ts: number;
+  readonly source: EventSource;
+}
+
+export interface ClientDisconnectEvent {
+  readonly kind: 'client-disconnect';
+  readonly ts: number;
+  readonly source: EventSource;
+}
+
+export interface AuthFailureEvent {
+  readonly kind: 'auth-failure';
+  readonly ts: number;
+  /** The username the client tried (never the password). */
+  readonly attemptedUsername: string | null;
+  readonly reason: string;
+  readonly clientId: string;
+  readonly address: string;
+}
+
+export interface SubscribeEvent {
+  readonly kind: 'subscribe';
+  readonly ts: number;
+  readonly source: EventSource;
+  readonly topicFilters: readonly string[];
+}
+
+export type PipelineEvent =
+  | DeviceCommandEvent
+  | TelemetryEvent
+  | DeviceStatusEvent
+  | DeviceAckEvent
+  | AnomalyEvent
+  | ClientConnectEvent
+  | ClientDisconnectEvent
+  | AuthFailureEvent
+  | SubscribeEvent;

@@ -1,0 +1,90 @@
+import { decodeCommand } from '../model/command-validation.ts';
+import { MAX_PAYLOAD_BYTES, parseWireTopic } from '../model/wire.ts';
+import type { ClientIdentity, Observation, PublishObservation } from '../ingest/observation.ts';
+import type { AccountRole } from '../model/site-schema.ts';
+import type { EventSource, InventoryDevice, PipelineEvent } from './events.ts';
+import type { Inventory } from './inventory.ts';
+import { decodeTelemetry } from './telemetry-decoder.ts';
+
+/**
+ * Observations → pipeline events through the device model: topic to device, payload to
+ * a typed command or telemetry, identity to an account with its role. One observation
+ * gives at most one event; what does not fit the contract becomes a named anomaly.
+ */
+export class Normalizer {
+  constructor(
+    private readonly inventory: Inventory,
+    private readonly roleOf: (account: string) => AccountRole | null,
+  ) {}
+
+  private source(client: ClientIdentity): EventSource {
+    return {
+      transport: 'mqtt',
+      clientId: client.clientId,
+      account: client.username,
+      role: client.username === null ? null : this.roleOf(client.username),
+      address: client.address,
+    };
+  }
+
+  normalize(observation: Observation): PipelineEvent | null {
+    switch (observation.kind) {
+      case 'mqtt-publish':
+        return this.normalizePublish(observation);
+      case 'mqtt-connect':
+        return { kind: 'client-connect', ts: observation.ts, source: this.source(observation.client) };
+      case 'mqtt-disconnect':
+        return { kind: 'client-disconnect', ts: observation.ts, source: this.source(observation.client) };
+      case 'mqtt-auth-failure':
+        return {
+          kind: 'auth-failure',
+          ts: observation.ts,
+          attemptedUsername: observation.client.username,
+          reason: observation.reason,
+          clientId: observation.client.clientId,
+          address: observation.client.address,
+        };
+      case 'mqtt-subscribe':
+        return { kind: 'subscribe', ts: observation.ts, source: this.source(observation.client), topicFilters: observation.topicFilters };
+    }
+  }
+
+  private anomaly(observation: PublishObservation, source: EventSource | null, device: InventoryDevice | null, name: string, detail: string): PipelineEvent {
+    return { kind: 'anomaly', ts: observation.ts, name, detail, topic: observation.topic, device, source };
+  }
+
+  private normalizePublish(observation: PublishObservation): PipelineEvent | null {
+    const wireTopic = parseWireTopic(observation.topic);
+    if (wireTopic === null) return null;
+    const source = observation.client === null ? null : this.source(observation.client);
+    const device = this.inventory.device(wireTopic.deviceId) ?? null;
+    if (observation.payload.length > MAX_PAYLOAD_BYTES) {
+      return this.anomaly(observation, source, device, 'payload-oversize', `${observation.payload.length} bytes, limit ${MAX_PAYLOAD_BYTES}`);
+    }
+    if (device === null) {
+      return this.anomaly(observation, source, null, 'unknown-device', `no device "${wireTopic.deviceId.slice(0, 64)}" in the inventory`);
+    }
+    const text = observation.payload.toString('utf8');
+    switch (wireTopic.channel) {
+      case 'command': {
+        if (source === null) return null;
+        const decoded = decodeCommand(device.profile, text);
+        if (!decoded.ok) return this.anomaly(observation, source, device, decoded.anomaly, decoded.detail);
+        return { kind: 'command', ts: observation.ts, device, message: decoded.message, spec: decoded.spec, source, retained: observation.retain };
+      }
+      case 'telemetry': {
+        const decoded = decodeTelemetry(device.profile, text);
+        if (!decoded.ok) return this.anomaly(observation, source, device, decoded.anomaly, decoded.detail);
+        return { kind: 'telemetry', ts: observation.ts, device, fields: decoded.fields, source };
+      }
+      case 'status': {
+        if (text !== 'online' && text !== 'offline') {
+          return this.anomaly(observation, source, device, 'status-invalid', 'status must be "online" or "offline"');
+        }
+        return { kind: 'status', ts: observation.ts, device, status: text, source };
+      }
+      case 'ack':
+        return { kind: 'ack', ts: observation.ts, device, source };
+    }
+  }
+}

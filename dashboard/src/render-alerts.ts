@@ -1,0 +1,298 @@
+/**
+ * The alert list: open alerts first, most severe then most recent; acknowledged alerts
+ * below, in a collapsed section. Rows are kept by alert id; an update rewrites only the
+ * texts that changed and moves the row only if its place in the order changed (binary
+ * search in the sorted keys), so hundreds of alerts cost nothing per message.
+ */
+import type { AlertView, Severity } from '../../agent/src/server/dashboard-protocol.ts';
+import { el, requireElement, setData, setHidden, setText } from './dom.ts';
+import { alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
+import { severityIcon } from './icons.ts';
+import { alertOrderKey, compareAlertKeys, type AlertOrderKey } from './state.ts';
+
+interface Row {
+  readonly root: HTMLLIElement;
+  readonly toggle: HTMLButtonElement;
+  readonly iconSlot: HTMLElement;
+  readonly label: HTMLElement;
+  readonly place: HTMLElement;
+  readonly title: HTMLElement;
+  readonly count: HTMLElement;
+  readonly time: HTMLTimeElement;
+  readonly ackButton: HTMLButtonElement;
+  readonly ackNote: HTMLElement;
+  readonly ackText: HTMLElement;
+  readonly ackTime: HTMLElement;
+  readonly evidence: HTMLElement;
+  alert: AlertView;
+  key: AlertOrderKey;
+  severity: Severity | null;
+  /** The alert version the evidence panel was built from; null when not built. */
+  evidenceOf: AlertView | null;
+}
+
+interface Section {
+  readonly list: HTMLOListElement;
+  /** Keys in display order; the DOM children of `list` follow it. */
+  readonly order: AlertOrderKey[];
+}
+
+export interface AlertListActions {
+  acknowledge(alertId: string): void;
+}
+
+let evidenceIds = 0;
+
+/** First index whose key sorts after `key` (upper bound), in O(log n). */
+function insertionIndex(order: readonly AlertOrderKey[], key: AlertOrderKey): number {
+  let low = 0;
+  let high = order.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const probe = order[middle];
+    if (probe !== undefined && compareAlertKeys(probe, key) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function indexOfKey(order: readonly AlertOrderKey[], key: AlertOrderKey): number {
+  const index = insertionIndex(order, key) - 1;
+  if (index >= 0 && order[index]?.id === key.id) return index;
+  return order.findIndex((candidate) => candidate.id === key.id);
+}
+
+export class AlertListView {
+  private readonly open: Section = { list: requireElement('open-alerts', HTMLOListElement), order: [] };
+  private readonly acknowledged: Section = { list: requireElement('acknowledged-alerts', HTMLOListElement), order: [] };
+  private readonly openCount = requireElement('open-alert-count', HTMLElement);
+  private readonly acknowledgedCount = requireElement('acknowledged-alert-count', HTMLElement);
+  private readonly openEmpty = requireElement('open-alerts-empty', HTMLElement);
+  private readonly rows = new Map<string, Row>();
+
+  constructor(
+    container: HTMLElement,
+    private readonly actions: AlertListActions,
+  ) {
+    // One listener for every row: rows come and go by the hundred.
+    container.addEventListener('click', (event) => this.onClick(event));
+  }
+
+  /** After a snapshot: the given alerts are the whole list. */
+  sync(alerts: Iterable<AlertView>): void {
+    const present = new Set<string>();
+    for (const alert of alerts) {
+      present.add(alert.id);
+      const row = this.rows.get(alert.id) ?? this.create(alert);
+      this.write(row, alert);
+    }
+    for (const id of this.rows.keys()) if (!present.has(id)) this.remove(id);
+    for (const section of [this.open, this.acknowledged]) section.order.length = 0;
+    for (const row of this.rows.values()) (row.key.open ? this.open : this.acknowledged).order.push(row.key);
+    for (const section of [this.open, this.acknowledged]) {
+      section.order.sort(compareAlertKeys);
+      const fragment = document.createDocumentFragment();
+      for (const key of section.order) {
+        const row = this.rows.get(key.id);
+        if (row !== undefined) fragment.append(row.root);
+      }
+      section.list.replaceChildren(fragment);
+    }
+    this.renderCounts();
+  }
+
+  /** A new alert or a new version of one (count, lastTs, state): placed by its order key. */
+  upsert(alert: AlertView): void {
+    let row = this.rows.get(alert.id);
+    const isNew = row === undefined;
+    if (row === undefined) {
+      row = this.create(alert);
+    } else {
+      const section = row.key.open ? this.open : this.acknowledged;
+      const index = indexOfKey(section.order, row.key);
+      if (index >= 0) section.order.splice(index, 1);
+    }
+    this.write(row, alert);
+    this.place(row);
+    if (isNew && alert.state === 'open') {
+      row.root.classList.add('is-new');
+      row.root.addEventListener('animationend', () => row.root.classList.remove('is-new'), { once: true });
+    }
+    this.renderCounts();
+  }
+
+  remove(alertId: string): void {
+    const row = this.rows.get(alertId);
+    if (row === undefined) return;
+    const section = row.key.open ? this.open : this.acknowledged;
+    const index = indexOfKey(section.order, row.key);
+    if (index >= 0) section.order.splice(index, 1);
+    row.root.remove();
+    this.rows.delete(alertId);
+    this.renderCounts();
+  }
+
+  /** The first open row's Acknowledge button, to move focus to after an acknowledgement. */
+  firstOpenAckButton(): HTMLButtonElement | null {
+    const first = this.open.order[0];
+    return first === undefined ? null : this.rows.get(first.id)?.ackButton ?? null;
+  }
+
+  private place(row: Row): void {
+    const section = row.key.open ? this.open : this.acknowledged;
+    const index = insertionIndex(section.order, row.key);
+    section.order.splice(index, 0, row.key);
+    const nextKey = section.order[index + 1];
+    const next = nextKey === undefined ? null : this.rows.get(nextKey.id)?.root ?? null;
+    if (row.root.parentElement !== section.list || row.root.nextElementSibling !== next) section.list.insertBefore(row.root, next);
+  }
+
+  private write(row: Row, alert: AlertView): void {
+    row.alert = alert;
+    row.key = alertOrderKey(alert);
+    const open = alert.state !== 'acknowledged';
+    setData(row.root, 'severity', alert.severity);
+    setData(row.root, 'state', open ? 'open' : 'acknowledged');
+    if (row.severity !== alert.severity) {
+      row.iconSlot.replaceChildren(severityIcon(alert.severity));
+      row.severity = alert.severity;
+    }
+    setText(row.label, SEVERITY_LABEL[alert.severity] ?? String(alert.severity).toUpperCase());
+    setText(row.place, alertPlace(alert));
+    setText(row.title, alert.title);
+    setText(row.count, `×${alert.count}`);
+    setHidden(row.count, !(alert.count > 1));
+    setText(row.time, formatEventTime(alert.lastTs));
+    if (row.time.dateTime !== alert.lastTs) row.time.dateTime = alert.lastTs;
+    setHidden(row.ackButton, !open);
+    row.ackButton.disabled = !open;
+    if (alert.ack !== null && !open) {
+      setText(row.ackText, `Acknowledged by ${alert.ack.by}: ${alert.ack.reason}`);
+      setText(row.ackTime, formatEventTime(alert.ack.at));
+      setHidden(row.ackNote, false);
+    } else {
+      setHidden(row.ackNote, true);
+    }
+    if (row.evidenceOf !== null && row.evidenceOf !== alert) {
+      if (row.evidence.hidden) row.evidenceOf = null;
+      else this.buildEvidence(row);
+    }
+  }
+
+  private create(alert: AlertView): Row {
+    const root = el('li', 'alert');
+    root.dataset['alertId'] = alert.id;
+
+    const line = el('div', 'alert-line');
+    const toggle = el('button', 'alert-toggle');
+    toggle.type = 'button';
+    toggle.dataset['action'] = 'toggle-evidence';
+    toggle.setAttribute('aria-expanded', 'false');
+
+    const badge = el('span', 'severity-badge');
+    const iconSlot = el('span', 'severity-icon');
+    const label = el('span', 'severity-label');
+    badge.append(iconSlot, label);
+
+    const text = el('span', 'alert-text');
+    const place = el('span', 'alert-place');
+    const title = el('span', 'alert-title');
+    text.append(place, title);
+
+    const meta = el('span', 'alert-meta');
+    const count = el('span', 'alert-count');
+    const time = el('time', 'alert-time');
+    meta.append(count, time);
+    toggle.append(badge, text, meta);
+
+    const ackButton = el('button', 'ack-button', 'Acknowledge');
+    ackButton.type = 'button';
+    ackButton.dataset['action'] = 'ack';
+    line.append(toggle, ackButton);
+
+    const ackNote = el('p', 'alert-ack');
+    const ackMark = el('span', 'alert-ack-mark', '✔');
+    ackMark.setAttribute('aria-hidden', 'true');
+    const ackText = el('span', 'alert-ack-text');
+    const ackTime = el('span', 'alert-ack-time');
+    ackNote.append(ackMark, ackText, ackTime);
+    ackNote.hidden = true;
+
+    const evidence = el('div', 'alert-evidence');
+    evidence.id = `alert-evidence-${++evidenceIds}`;
+    evidence.hidden = true;
+    toggle.setAttribute('aria-controls', evidence.id);
+
+    root.append(line, ackNote, evidence);
+    const row: Row = {
+      root, toggle, iconSlot, label, place, title, count, time, ackButton, ackNote, ackText, ackTime, evidence,
+      alert, key: alertOrderKey(alert), severity: null, evidenceOf: null,
+    };
+    this.rows.set(alert.id, row);
+    return row;
+  }
+
+  private onClick(event: Event): void {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    const control = target.closest<HTMLElement>('[data-action]');
+    const rowElement = control?.closest<HTMLElement>('[data-alert-id]');
+    const alertId = rowElement?.dataset['alertId'];
+    if (control === null || control === undefined || alertId === undefined) return;
+    const row = this.rows.get(alertId);
+    if (row === undefined) return;
+    switch (control.dataset['action']) {
+      case 'ack':
+        if (row.alert.state === 'open') this.actions.acknowledge(alertId);
+        break;
+      case 'toggle-evidence':
+        this.toggleEvidence(row);
+        break;
+    }
+  }
+
+  private toggleEvidence(row: Row): void {
+    const expand = row.evidence.hidden;
+    if (expand && row.evidenceOf !== row.alert) this.buildEvidence(row);
+    row.evidence.hidden = !expand;
+    row.toggle.setAttribute('aria-expanded', String(expand));
+    row.root.classList.toggle('is-expanded', expand);
+  }
+
+  /** The engineer's view: identifiers, times, then every evidence key as sent. */
+  private buildEvidence(row: Row): void {
+    const alert = row.alert;
+    const list = el('dl', 'evidence-list');
+    const add = (name: string, value: unknown): void => {
+      const { text, nested } = evidenceText(value);
+      const dd = el('dd');
+      if (nested) dd.append(el('pre', 'evidence-json', text));
+      else dd.textContent = text;
+      list.append(el('dt', undefined, name), dd);
+    };
+    add('Alert type', alert.type);
+    add('Alert id', alert.id);
+    add('First occurrence', alert.ts);
+    add('Latest occurrence', alert.lastTs);
+    add('Occurrences', alert.count);
+    if (alert.ward !== null) add('Ward', alert.ward);
+    const evidence = alert.evidence;
+    if (typeof evidence === 'object' && evidence !== null) {
+      for (const [key, value] of Object.entries(evidence)) add(key, value);
+    }
+    if (alert.ack !== null) {
+      add('Acknowledged by', alert.ack.by);
+      add('Acknowledged at', alert.ack.at);
+      add('Acknowledgement reason', alert.ack.reason);
+      add('Acknowledged from', alert.ack.from);
+    }
+    row.evidence.replaceChildren(el('h3', 'evidence-heading', 'Evidence'), list);
+    row.evidenceOf = alert;
+  }
+
+  private renderCounts(): void {
+    setText(this.openCount, String(this.open.order.length));
+    setText(this.acknowledgedCount, String(this.acknowledged.order.length));
+    setHidden(this.openEmpty, this.open.order.length > 0);
+  }
+}
