@@ -6,7 +6,7 @@
  */
 import type { AcknowledgeRequest, AlertView } from '../../agent/src/server/dashboard-protocol.ts';
 import { requireElement, setHidden, setText } from './dom.ts';
-import { alertPlace, SEVERITY_LABEL } from './format.ts';
+import { alertHeadline, alertPlace, SEVERITY_LABEL } from './format.ts';
 
 const STATION_NAME_KEY = 'wardwatch.station.acknowledgedBy';
 const MAX_NAME_LENGTH = 64;
@@ -122,7 +122,7 @@ export class AcknowledgeDialog {
     this.alertId = alertId;
     this.form.reset();
     this.byInput.value = readStationName();
-    setText(this.summary, `${SEVERITY_LABEL[alert.severity]} · ${alertPlace(alert)} — ${alert.title}`);
+    setText(this.summary, `${SEVERITY_LABEL[alert.severity]} · ${alertPlace(alert)} — ${alertHeadline(alert)}`);
     this.showError(null);
     this.setSending(false);
     this.syncOtherField();

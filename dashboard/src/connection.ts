@@ -94,7 +94,7 @@ export class AgentConnection {
     socket.addEventListener('close', (event: CloseEvent) => {
       if (socket !== this.socket) return;
       this.socket = null;
-      this.fail(event.code === 1000 ? 'the agent closed the connection' : `connection lost (code ${event.code})`);
+      this.fail(event.code === 1000 ? 'the agent closed the connection' : `connection to the agent lost (code ${event.code})`);
     });
     // An 'error' is always followed by 'close', which does the bookkeeping.
   }

@@ -60,6 +60,15 @@ export function alertPlace(alert: AlertView): string {
   return parts.join(' · ');
 }
 
+/**
+ * The alert's sentence without a leading copy of the place the row already shows in
+ * bold ("Bed 1 · pump-01: heparin …" → "heparin …"); other titles are left as sent.
+ */
+export function alertHeadline(alert: AlertView): string {
+  const prefix = `${alertPlace(alert)}: `;
+  return alert.title.startsWith(prefix) && alert.title.length > prefix.length ? alert.title.slice(prefix.length) : alert.title;
+}
+
 export function profileLabel(profile: DeviceView['profile']): string {
   switch (profile) {
     case 'infusion-pump':

@@ -6,7 +6,7 @@
  */
 import type { AlertView, Severity } from '../../agent/src/server/dashboard-protocol.ts';
 import { el, requireElement, setData, setHidden, setText } from './dom.ts';
-import { alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
+import { alertHeadline, alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
 import { severityIcon } from './icons.ts';
 import { alertOrderKey, compareAlertKeys, type AlertOrderKey } from './state.ts';
 
@@ -159,7 +159,7 @@ export class AlertListView {
     }
     setText(row.label, SEVERITY_LABEL[alert.severity] ?? String(alert.severity).toUpperCase());
     setText(row.place, alertPlace(alert));
-    setText(row.title, alert.title);
+    setText(row.title, alertHeadline(alert));
     setText(row.count, `×${alert.count}`);
     setHidden(row.count, !(alert.count > 1));
     setText(row.time, formatEventTime(alert.lastTs));
@@ -271,6 +271,7 @@ export class AlertListView {
       list.append(el('dt', undefined, name), dd);
     };
     add('Alert type', alert.type);
+    add('Title', alert.title);
     add('Alert id', alert.id);
     add('First occurrence', alert.ts);
     add('Latest occurrence', alert.lastTs);

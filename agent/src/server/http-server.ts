@@ -6,7 +6,7 @@ import type { AcknowledgeOutcome } from '../alert/alert-manager.ts';
 import { normalizeAddress } from '../ingest/address.ts';
 import type { AlertView, DeviceView, HealthView } from './dashboard-protocol.ts';
 import type { DashboardAssets } from './dashboard-assets.ts';
-import type { WebSocketHub } from './websocket-hub.ts';
+import { isSameOrigin, type WebSocketHub } from './websocket-hub.ts';
 
 /** What the HTTP API needs from the agent; the composition root provides it. */
 export interface DashboardApi {
@@ -137,6 +137,10 @@ export class DashboardServer {
   }
 
   private async acknowledge(request: IncomingMessage, response: ServerResponse, id: string): Promise<void> {
+    // A browser always sends Origin on a POST; a page elsewhere must not acknowledge alerts.
+    if (request.headers.origin !== undefined && !isSameOrigin(request)) {
+      return sendJson(response, 403, { error: 'cross-origin request refused' });
+    }
     if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
       return sendJson(response, 415, { error: 'send application/json' });
     }

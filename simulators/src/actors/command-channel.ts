@@ -73,7 +73,12 @@ export class CommandChannel<Context> {
     this.link.subscribe(topicFor(deviceId, 'ack'), this.onAckMessage);
   }
 
-  send(deviceId: string, user: string, command: string, params: Readonly<Record<string, ParamValue>>, context: Context): SentCommand<Context> {
+  /**
+   * Builds a command and registers it as awaiting its ack, without sending it. The actor
+   * records what it waits for, then calls `transmit`: over an in-process bus the ack can
+   * arrive before `transmit` even returns.
+   */
+  compose(deviceId: string, user: string, command: string, params: Readonly<Record<string, ParamValue>>, context: Context): SentCommand<Context> {
     this.sequence++;
     const message: CommandMessage = {
       id: `${this.issuer}-${this.runTag}-${this.sequence}`,
@@ -89,8 +94,11 @@ export class CommandChannel<Context> {
       if (oldest.done !== true) this.pending.delete(oldest.value);
     }
     this.pending.set(message.id, sent);
-    this.link.publish(topicFor(deviceId, 'command'), JSON.stringify(message), { qos: 1 });
     return sent;
+  }
+
+  transmit(sent: SentCommand<Context>): void {
+    this.link.publish(topicFor(sent.deviceId, 'command'), JSON.stringify(sent.message), { qos: 1 });
   }
 
   get pendingCount(): number {

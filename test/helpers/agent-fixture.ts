@@ -1,0 +1,73 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { startAgent, type RunningAgent } from '../../agent/src/app.ts';
+import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
+import type { ServerMessage } from '../../agent/src/server/dashboard-protocol.ts';
+import { loadDemoConfig } from './demo-config.ts';
+
+export function temporaryDataDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'wardwatch-test-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The real agent on free loopback ports, quiet. */
+export async function startTestAgent(dataDir: string, config: SiteConfig = loadDemoConfig(), ports = { mqttPort: 0, httpPort: 0 }): Promise<RunningAgent> {
+  return startAgent({
+    config,
+    dataDir,
+    mqttHost: '127.0.0.1',
+    mqttPort: ports.mqttPort,
+    httpHost: '127.0.0.1',
+    httpPort: ports.httpPort,
+    logger: pino({ level: process.env.WARDWATCH_TEST_LOG ?? 'silent' }),
+  });
+}
+
+export interface JsonLine {
+  readonly event: string;
+  readonly id: string;
+  readonly ts: string;
+  readonly type: string;
+  readonly severity: string;
+  readonly deviceId: string | null;
+  readonly title: string;
+  readonly [key: string]: unknown;
+}
+
+export function readAlertLog(file: string): JsonLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as JsonLine);
+}
+
+/** A dashboard-like WebSocket client that records every message it gets. */
+export class DashboardFeed {
+  readonly messages: ServerMessage[] = [];
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as ServerMessage));
+  }
+
+  static async connect(agent: RunningAgent): Promise<DashboardFeed> {
+    const origin = `http://127.0.0.1:${agent.httpPort}`;
+    const socket = new WebSocket(`ws://127.0.0.1:${agent.httpPort}/ws`, { origin });
+    const feed = new DashboardFeed(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    return feed;
+  }
+
+  alerts(): Extract<ServerMessage, { type: 'alert' }>['alert'][] {
+    return this.messages.flatMap((message) => (message.type === 'alert' ? [message.alert] : []));
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
