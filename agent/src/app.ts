@@ -159,7 +159,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const healthTicker = setInterval(() => hub?.broadcast({ type: 'health', health: health.view() }), HEALTH_INTERVAL_MS);
   healthTicker.unref();
 
-  const urlHost = httpHost === '0.0.0.0' || httpHost === '::' ? 'localhost' : httpHost;
+  const urlHost = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(httpHost) ? 'localhost' : httpHost;
   logger.info({ mqttPort, httpPort }, 'wardwatch agent started');
   let stopped = false;
   return {

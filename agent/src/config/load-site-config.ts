@@ -17,11 +17,13 @@ function deepFreeze<T>(value: T): T {
 /** Advice that does not stop the agent: things a real site should not ship with. */
 function configWarnings(config: SiteConfig): ConfigIssue[] {
   const warnings: ConfigIssue[] = [];
-  config.mqtt.accounts.forEach((account, index) => {
-    if (account.password !== undefined) {
-      warnings.push({ path: `mqtt.accounts[${index}].password`, message: `plain-text password for "${account.username}"; acceptable for a demo only, use passwordHash on a real site` });
-    }
-  });
+  const plain = config.mqtt.accounts.filter((account) => account.password !== undefined).map((account) => account.username);
+  if (plain.length > 0) {
+    warnings.push({
+      path: 'mqtt.accounts',
+      message: `${plain.length} account${plain.length === 1 ? ' has a' : 's have'} plain-text password${plain.length === 1 ? '' : 's'} (${plain.join(', ')}); acceptable for a demo only, use passwordHash (wardwatch config hash-password) on a real site`,
+    });
+  }
   if (config.mqtt.allowAnonymous) {
     warnings.push({ path: 'mqtt.allowAnonymous', message: 'anonymous MQTT clients are accepted; their commands cannot be attributed' });
   }
@@ -55,7 +57,7 @@ export async function loadSiteConfig(file: string): Promise<ConfigLoadResult> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    return { ok: false, issues: [{ path: file, message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})` }] };
+    return { ok: false, issues: [{ path: '(file)', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})` }] };
   }
   return parseSiteConfig(text);
 }

@@ -118,6 +118,11 @@ class Bedside {
   }
 }
 
+/** For log lines: 12.377 → 12.4, 0.0681 → 0.0681. */
+function threeFigures(value: number): string {
+  return String(Number(value.toPrecision(3)));
+}
+
 function round1(value: number): number {
   return Math.round(value * 10) / 10;
 }
@@ -277,7 +282,7 @@ export class NurseStation {
       this.send(bed, 'pause', {}, { bed });
       return;
     } else if (bed.nextBolusAt <= now) {
-      bed.nextBolusAt = now + this.random.uniform(2 * HOUR, 6 * HOUR);
+      bed.nextBolusAt = now + this.random.uniform(3 * HOUR, 8 * HOUR);
       const bolus = chooseBolus(infusion.entry, bed.weightKg, bed.vtbiMl - bed.infusedMl - BOLUS_MARGIN_ML, this.random);
       if (bolus !== null) {
         this.send(bed, 'bolus', { volume_ml: bolus.volumeMl }, { bed, bolus });
@@ -306,10 +311,10 @@ export class NurseStation {
     const infusion = context.infusion ?? bed.infusion;
     if (infusion === undefined || infusion === null) return '';
     if (context.rate !== undefined) {
-      return ` ${infusion.drug} ${context.rate.rateMlH} mL/h = ${round1(context.rate.dose * 100) / 100} ${infusion.entry.doseUnit} for ${bed.weightKg} kg`;
+      return ` ${infusion.drug} ${context.rate.rateMlH} mL/h = ${threeFigures(context.rate.dose)} ${infusion.entry.doseUnit} for ${bed.weightKg} kg`;
     }
     if (context.bolus !== undefined) {
-      return ` ${infusion.drug} ${context.bolus.volumeMl} mL = ${round1(context.bolus.dose * 10) / 10} ${infusion.entry.bolus?.unit ?? ''}`;
+      return ` ${infusion.drug} ${context.bolus.volumeMl} mL = ${threeFigures(context.bolus.dose)} ${infusion.entry.bolus?.unit ?? ''}`;
     }
     return ` ${infusion.drug}`;
   }

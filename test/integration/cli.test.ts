@@ -1,0 +1,106 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const run = promisify(execFile);
+const CLI = 'bin/wardwatch.js';
+
+async function wardwatch(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('wardwatch command line', () => {
+  it('config check accepts the demo ward', async () => {
+    const result = await wardwatch('config', 'check', 'config/demo.yaml');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/config\/demo\.yaml: OK — Demo General Hospital, ward 4W: 8 devices \(6 pumps\)/);
+  });
+
+  it('config check on a bad file lists every problem by path and exits 2 without a stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wardwatch-cli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'site: { name: X }\nmqtt: { accounts: [] }\ndevices: [{ id: pump-1, profile: toaster }]\n');
+    try {
+      const result = await wardwatch('config', 'check', file);
+      expect(result.code).toBe(2);
+      for (const path of ['site.ward', 'mqtt.accounts', 'devices[0].profile', 'devices[0].ward', 'devices[0].account', 'drugLibrary', 'policy']) {
+        expect(result.stderr).toContain(`error ${path}:`);
+      }
+      expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+      expect(result.stderr).toMatch(/\d+ problems; nothing was started/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing config file is a clear error with exit 2', async () => {
+    const result = await wardwatch('config', 'check', 'no/such/site.yaml');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no/such/site.yaml: error (file): file not found');
+  });
+
+  it.each([[[]], [['demo']], [['agent']], [['sim']], [['sim', 'fleet']], [['sim', 'command']], [['config']], [['config', 'check']]])('%j --help describes itself and exits 0', async (words) => {
+    const result = await wardwatch(...words, '--help');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: wardwatch/);
+  });
+
+  it('a bad option value is a usage error (exit 2), not a crash', async () => {
+    const result = await wardwatch('agent', '--config', 'config/demo.yaml', '--mqtt-port', 'seventy');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("option '--mqtt-port <port>' argument 'seventy' is invalid");
+  });
+
+  it('config hash-password makes a hash the agent accepts', async () => {
+    const child = spawn(process.execPath, [CLI, 'config', 'hash-password']);
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stdin.end('s3cret-station\n');
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    const hash = stdout.trim();
+    expect(hash).toMatch(/^scrypt\$131072\$8\$1\$/);
+    const { MqttAccountVerifier } = await import('../../agent/src/ingest/mqtt-account-verifier.ts');
+    const verifier = new MqttAccountVerifier([{ username: 'station-9', passwordHash: hash, role: 'station' }]);
+    expect(await verifier.verify('station-9', Buffer.from('s3cret-station'))).toEqual({ ok: true, role: 'station' });
+    expect(await verifier.verify('station-9', Buffer.from('s3cret-statioN'))).toEqual({ ok: false, reason: 'bad-password' });
+  });
+
+  it('demo starts the agent, the ward and the dashboard, prints how to attack it, and stops cleanly on SIGINT', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'wardwatch-demo-'));
+    const child = spawn(process.execPath, [CLI, 'demo', '--mqtt-port', '0', '--http-port', '0', '--data-dir', dataDir, '--speed', '30']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      const url = await waitFor(() => /Dashboard:\s+(http:\/\/localhost:\d+\/)/.exec(stdout)?.[1], 20_000, `dashboard URL (stderr: ${stderr})`);
+      expect(stdout).toMatch(/station-4w\s+\/ demo/);
+      expect(stdout).toMatch(/guest\s+\/ demo/);
+      expect(stdout).toMatch(/mosquitto_pub -h localhost -p \d+ -u station-4w -P demo -t ward\/pump-01\/command -m '\{.*"rate_ml_h":320\}\}'/);
+      const page = await fetch(url.replace('localhost', '127.0.0.1'));
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('/assets/app.js');
+      const devices = await waitFor(async () => {
+        const views = (await (await fetch(`${url.replace('localhost', '127.0.0.1')}api/devices`)).json()) as { online: boolean }[];
+        return views.filter((view) => view.online).length === 8 ? views : null;
+      }, 15_000, 'the simulated ward online');
+      expect(devices).toHaveLength(8);
+    } finally {
+      child.kill('SIGINT');
+    }
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(code).toBe(0);
+  });
+});
