@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { Option } from 'commander';
 import type { Command } from 'commander';
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import { SimulatorError } from './errors.ts';
@@ -41,7 +42,8 @@ the station accounts that the config's policy allows to command them.
 Examples:
   wardwatch sim fleet                                  # the demo ward on localhost, real time
   wardwatch sim fleet --speed 600 --seed 42            # ten simulated minutes per second, repeatable
-  wardwatch sim fleet --broker mqtt://10.0.4.2:1883 --config site.yaml --pumps 2 --programmers 1`;
+  wardwatch sim fleet --broker mqtt://10.0.4.2:1883 --config site.yaml --pumps 2 --programmers 1
+`;
 
 /** Parses a whole number in [min, max]; returns an error message instead of throwing. */
 function parseWholeNumber(text: string, option: string, min: number, max: number): number | string {
@@ -90,7 +92,7 @@ export function registerSimCommands(program: Command, loadConfig: (file: string)
     .option('--config <file>', 'site configuration with the device inventory, drug library, accounts and policy', 'config/demo.yaml')
     .option('--pumps <n>', 'start only the first n infusion pumps of the inventory (default: all)')
     .option('--programmers <n>', 'start only the first n pacemaker programmers of the inventory (default: all)')
-    .option('--speed <n>', `simulated seconds per real second, up to ${MAX_SPEED}`, '1')
+    .addOption(new Option('--speed <n>', `simulated seconds per real second, up to ${MAX_SPEED}`).default('1', '1, real time'))
     .option('--seed <n>', 'seed of every random choice, to repeat a run (default: random, printed at start)')
     .addHelpText('after', FLEET_HELP_AFTER)
     .action(async (options: FleetCliOptions, command: Command) => {

@@ -132,3 +132,31 @@ describe('agent with its embedded aedes broker, real MQTT clients', () => {
     await waitFor(() => agent.alerts.list().find((a) => a.type === 'dose-above-hard-limit' && a.deviceId === 'pump-02'), 2_000, 'alert after the flood');
   });
 });
+
+describe('garbage on the MQTT port', () => {
+  it('raw non-MQTT bytes close that connection only; the agent keeps serving', async () => {
+    const { connect: tcpConnect } = await import('node:net');
+    const data = temporaryDataDir();
+    const agent = await startTestAgent(data.dir);
+    try {
+      for (const junk of [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f]), Buffer.from([0x30, 0x02, 0x00]), Buffer.alloc(4096, 0xee)]) {
+        const socket = tcpConnect(agent.mqttPort, '127.0.0.1');
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+        socket.write(junk);
+        await new Promise<void>((resolve) => {
+          socket.once('close', () => resolve());
+          setTimeout(() => {
+            socket.destroy();
+          }, 500);
+        });
+      }
+      const station = await connect(agent, 'station-4w', 'demo');
+      await station.publishAsync('ward/pump-01/command', command('station-4w', 'set_rate', { rate_ml_h: 1200 }), { qos: 1 });
+      await waitFor(() => agent.alerts.list().find((a) => a.type === 'device-limit-exceeded'), 2_000, 'alert after garbage');
+      await station.endAsync(true);
+    } finally {
+      await agent.stop();
+      data.remove();
+    }
+  });
+});

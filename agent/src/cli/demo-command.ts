@@ -73,7 +73,7 @@ export function registerDemoCommand(program: Command): void {
         const payload = JSON.stringify({ id: 'demo-attack-1', ts: new Date().toISOString(), issuer: 'station-4w', user: 'rn-demo', command: 'set_rate', params: { rate_ml_h: trigger.rateMlPerHour } });
         lines.push(
           '',
-          `Trigger an alert: heparin on ${trigger.deviceId} (bed ${trigger.bed}) at ten times its hard limit of ${trigger.hardLimit}:`,
+          `Trigger an alert: ${trigger.drug} on ${trigger.deviceId} (bed ${trigger.bed}) at ten times its hard limit of ${trigger.hardLimit}:`,
           `  mosquitto_pub -h localhost -p ${agent.mqttPort} -u station-4w -P demo -t ward/${trigger.deviceId}/command -m '${payload}'`,
           'or, with nothing else installed:',
           `  npx wardwatch sim command --broker mqtt://localhost:${agent.mqttPort} -u station-4w -P demo ${trigger.deviceId} set_rate rate_ml_h=${trigger.rateMlPerHour}`,

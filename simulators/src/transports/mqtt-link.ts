@@ -15,6 +15,12 @@ export interface MqttLinkOptions {
   /** How long the factory waits for the first connection before handing back a link that keeps trying. */
   readonly firstConnectWaitMs?: number;
   readonly reconnectPeriodMs?: number;
+  /**
+   * Retry period after the broker refused the login (CONNACK 4 or 5). Slower than a
+   * network retry: a device hammering a broker with a wrong password looks like a
+   * brute-force attempt to the agent, and nothing changes until someone fixes the config.
+   */
+  readonly refusedLoginRetryMs?: number;
   readonly connectTimeoutMs?: number;
   /** QoS 1 messages queued while disconnected; more are dropped so that an outage cannot exhaust memory. */
   readonly maxOfflineMessages?: number;
@@ -25,6 +31,7 @@ export interface MqttLinkOptions {
 const DEFAULTS = {
   firstConnectWaitMs: 5_000,
   reconnectPeriodMs: 2_000,
+  refusedLoginRetryMs: 30_000,
   connectTimeoutMs: 10_000,
   maxOfflineMessages: 1_000,
   closeTimeoutMs: 3_000,
@@ -59,6 +66,8 @@ class MqttLink implements DeviceLink {
   private readonly log: ((line: string) => void) | undefined;
   private readonly maxOfflineMessages: number;
   private readonly closeTimeoutMs: number;
+  private readonly reconnectPeriodMs: number;
+  private readonly refusedLoginRetryMs: number;
   private connectedOnce = false;
   private closing = false;
   private offlineMessages = 0;
@@ -69,6 +78,8 @@ class MqttLink implements DeviceLink {
     this.log = options.log;
     this.maxOfflineMessages = options.maxOfflineMessages ?? DEFAULTS.maxOfflineMessages;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs;
+    this.reconnectPeriodMs = options.reconnectPeriodMs ?? DEFAULTS.reconnectPeriodMs;
+    this.refusedLoginRetryMs = options.refusedLoginRetryMs ?? DEFAULTS.refusedLoginRetryMs;
     const will = identity.will;
     const clientOptions: IClientOptions = {
       clientId: identity.clientId,
@@ -78,7 +89,9 @@ class MqttLink implements DeviceLink {
       protocolVersion: 4,
       clean: true,
       keepalive: 30,
-      reconnectPeriod: options.reconnectPeriodMs ?? DEFAULTS.reconnectPeriodMs,
+      reconnectPeriod: this.reconnectPeriodMs,
+      // mqtt.js gives up after a refused CONNACK by default; a device keeps trying.
+      reconnectOnConnackError: true,
       connectTimeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       // Telemetry is QoS 0 and stale once missed: do not queue it while disconnected.
       queueQoSZero: false,
@@ -138,8 +151,9 @@ class MqttLink implements DeviceLink {
         this.client.stream?.destroy();
         resolve();
       }, this.closeTimeoutMs);
-      // force=false: send DISCONNECT once in-flight QoS 1 messages are acknowledged, so the broker does not publish the will.
-      this.client.end(false, {}, () => {
+      // Connected: send DISCONNECT once in-flight QoS 1 messages (the `offline` status) are acknowledged,
+      // so the broker does not publish the will. Disconnected: nothing can be delivered, end at once.
+      this.client.end(!this.client.connected, {}, () => {
         clearTimeout(timer);
         resolve();
       });
@@ -155,17 +169,22 @@ class MqttLink implements DeviceLink {
     }
     this.offlineMessages = 0;
     this.droppedWhileOffline = 0;
+    this.client.options.reconnectPeriod = this.reconnectPeriodMs;
     if (reconnected) this.log?.(`${this.identity.clientId}: reconnected`);
     const birth = this.identity.birth;
     if (birth !== undefined) this.client.publish(birth.topic, birth.payload, { qos: 1, retain: birth.retain }, this.onPublishDone);
   };
 
   private readonly onClose = (): void => {
-    if (this.closing) return;
+    // A close that follows an error the log already shows adds nothing; say it once per outage.
+    if (this.closing || this.lastProblem !== '') return;
     this.report(this.connectedOnce ? 'connection lost, retrying' : 'cannot connect, retrying');
   };
 
   private readonly onError = (error: Error): void => {
+    const code = (error as { code?: unknown }).code;
+    // CONNACK 4 (bad user name or password) and 5 (not authorised) [MQTT-3.2.2-3]: retry slowly.
+    if (code === 4 || code === 5) this.client.options.reconnectPeriod = this.refusedLoginRetryMs;
     this.report(error.message);
   };
 
