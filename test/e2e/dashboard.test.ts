@@ -6,7 +6,6 @@
  * surviving a reload, and the loud offline banner when the agent goes away.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../../agent/src/app.ts';
-import { parseSiteConfig } from '../../agent/src/config/load-site-config.ts';
+import { loadDemoConfig } from '../helpers/demo-config.ts';
 import { launchBrowser, skipBrowserTests, type LaunchedBrowser } from '../helpers/browser.ts';
 
 type RunningAgent = Awaited<ReturnType<typeof startAgent>>;
@@ -22,12 +21,6 @@ type RunningAgent = Awaited<ReturnType<typeof startAgent>>;
 const STATION = { username: 'station-4w', password: 'demo' } as const;
 /** The banner must show within 8 s of the agent going away (watchdog: 3 × 2 s health). */
 const OFFLINE_BANNER_WITHIN_MS = 8_000;
-
-function loadDemoConfig() {
-  const loaded = parseSiteConfig(readFileSync(new URL('../../config/demo.yaml', import.meta.url), 'utf8'));
-  if (!loaded.ok) throw new Error(`config/demo.yaml is invalid: ${JSON.stringify(loaded.issues)}`);
-  return loaded.config;
-}
 
 function command(name: string, params: Record<string, string | number | boolean>): string {
   return JSON.stringify({ id: randomUUID(), ts: new Date().toISOString(), issuer: STATION.username, user: 'nurse.e2e', command: name, params });

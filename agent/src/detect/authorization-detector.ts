@@ -1,5 +1,4 @@
 import type { FindingSink } from '../alert/finding.ts';
-import { sentBy } from '../alert/format.ts';
 import { deviceLabel } from '../normalize/inventory.ts';
 import type { DeviceCommandEvent, EventSource, InventoryDevice, PipelineEvent } from '../normalize/events.ts';
 import type { CommandPolicy } from './command-policy.ts';
@@ -41,7 +40,7 @@ export class AuthorizationDetector implements Detector {
         ts: event.ts,
         device,
         dedupKey: `${device.config.id}|${source.account ?? source.address}|${message.command}`,
-        title: `${label}: ${message.command} from ${source.account ?? 'an anonymous client'}, which may not command this device${sentBy(source.account, source.address)}`,
+        title: `${label}: ${message.command} from ${source.account ?? `an anonymous client at ${source.address}`}, which may not command this device`,
         evidence: { ...commandEvidence(event), policy: 'no rule allows this account, device and command (default deny)' },
       });
     }

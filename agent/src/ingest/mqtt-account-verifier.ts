@@ -61,7 +61,11 @@ export class MqttAccountVerifier {
 
   async verify(username: string, password: Buffer): Promise<VerifyResult> {
     const account = this.accounts.get(username);
-    if (account === undefined) return { ok: false, reason: 'unknown-user' };
+    if (account === undefined) {
+      // Spend about the time of a plain-text check, so that timing says less about which usernames exist.
+      plainEquals(password, username);
+      return { ok: false, reason: 'unknown-user' };
+    }
     let matches: boolean;
     if (account.passwordHash !== undefined) {
       const parameters = parseScryptHash(account.passwordHash);

@@ -1,0 +1,53 @@
+/**
+ * README's first command as a new user runs it: `wardwatch demo` as a process, its page
+ * in headless Chromium showing the simulated ward live, and the copy-paste attack the
+ * demo prints, run through a shell exactly as printed, turning into a critical alert row.
+ */
+import { exec, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { launchBrowser, skipBrowserTests, type LaunchedBrowser } from '../helpers/browser.ts';
+import { missingPeer } from '../helpers/peers.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const shell = promisify(exec);
+const noMosquittoClients = missingPeer('mosquitto_pub', 'mosquitto-clients');
+
+describe.skipIf(skipBrowserTests() || noMosquittoClients !== null)('wardwatch demo in the browser', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'wardwatch-demo-e2e-'));
+  const demo = spawn(process.execPath, ['bin/wardwatch.js', 'demo', '--mqtt-port', '0', '--http-port', '0', '--data-dir', dataDir, '--speed', '60', '--seed', '11']);
+  let stdout = '';
+  demo.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  let browser: LaunchedBrowser | null = null;
+
+  afterAll(async () => {
+    await browser?.close();
+    demo.kill('SIGINT');
+    await new Promise((resolve) => demo.once('close', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows the live ward, and the printed mosquitto_pub command raises a critical alert on the page', async () => {
+    const url = await waitFor(() => /Dashboard:\s+(http:\/\/localhost:\d+\/)/.exec(stdout)?.[1], 20_000, 'the demo to print its URL');
+    const attack = /^\s+(mosquitto_pub .+)$/m.exec(stdout)?.[1];
+    expect(attack).toBeDefined();
+
+    browser = await launchBrowser();
+    const page = browser.page;
+    await page.goto(url);
+    await page.locator('#device-tiles [data-device-id]').nth(7).waitFor({ timeout: 10_000 });
+    // The simulated ward is live: pumps infusing, shown with drug, rate and dose.
+    await page.locator('#device-tiles [data-device-id="pump-01"][data-status="running"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#device-tiles [data-device-id="pump-01"]').textContent()).toMatch(/heparin [\d.]+ mL\/h = [\d.]+ units\/kg\/h/);
+    expect(await page.locator('#open-alerts [data-alert-id]').count()).toBe(0);
+
+    await shell(attack ?? 'false');
+    const row = page.locator('#open-alerts [data-alert-id][data-severity="critical"]').filter({ hasText: 'above the hard limit' }).first();
+    await row.waitFor({ timeout: 3_000 });
+    expect(await row.textContent()).toContain('Bed 1');
+    expect(await row.textContent()).toContain('400 units/kg/h');
+  });
+});
