@@ -137,6 +137,22 @@ describe('authorization', () => {
     expect(ward.sink.types()).toEqual(['unauthorized-command']);
   });
 
+  it('a drug library pushed by anyone but the pharmacy server is unauthorized (CVE-2014-5406)', () => {
+    const ward = new MonitorHarness();
+    ward.command('pharmacy', 'pump-02', 'load_drug_library', { version: '2026.12', sha256: 'ab'.repeat(32) });
+    expect(ward.sink.raised).toEqual([]);
+    ward.command('station-4w', 'pump-02', 'load_drug_library', { version: 'evil-1', sha256: 'cd'.repeat(32) });
+    expect(ward.sink.types()).toEqual(['unauthorized-command']);
+  });
+
+  it('programmer software from anyone but the vendor server is unauthorized (CVE-2018-10596)', () => {
+    const ward = new MonitorHarness();
+    ward.command('vendor-updates', 'prog-01', 'install_update', { version: '8.2.1', sha256: 'ab'.repeat(32) });
+    expect(ward.sink.raised).toEqual([]);
+    ward.command('ep-clinic', 'prog-01', 'install_update', { version: '8.2.1-x', sha256: 'cd'.repeat(32) });
+    expect(ward.sink.types()).toEqual(['unauthorized-command']);
+  });
+
   it('a device account sending commands is unauthorized', () => {
     const ward = new MonitorHarness();
     ward.command('pump-02', 'pump-01', 'stop');

@@ -58,7 +58,7 @@ function round(value: number, decimals: number): number {
 }
 
 export class InfusionPumpSim extends SimulatedDevice {
-  private readonly libraryVersion: string;
+  private libraryVersion: string;
   private readonly occlusionMeanMs: number;
   private state: PumpState = 'idle';
   private drug = '';
@@ -136,6 +136,11 @@ export class InfusionPumpSim extends SimulatedDevice {
         return this.setRate(params.rate_ml_h as number);
       case 'bolus':
         return this.bolus(params.volume_ml as number);
+      case 'load_drug_library':
+        // Like the pumps of CVE-2014-5406, the simulated pump takes any library it is sent: judging the sender is the monitor's job.
+        if (this.state === 'running') return 'cannot load a drug library while infusing';
+        this.libraryVersion = params.version as string;
+        return null;
       default:
         return `command ${spec.name} is not supported by this pump`;
     }

@@ -42,7 +42,7 @@ const BATTERY_DRAIN_PCT_PER_HOUR = 4;
 const BATTERY_CHARGE_PCT_PER_HOUR = 10;
 
 export class PacemakerProgrammerSim extends SimulatedDevice {
-  private readonly firmware: string;
+  private firmware: string;
   private sessionOpen = false;
   private implantSerial = '';
   private lastProgrammed: ProgrammedSettings | null = null;
@@ -106,6 +106,11 @@ export class PacemakerProgrammerSim extends SimulatedDevice {
         if (!this.sessionOpen) return 'no session open';
         this.sessionOpen = false;
         this.implantSerial = '';
+        return null;
+      case 'install_update':
+        // Unsigned updates over the network are accepted, as in CVE-2018-10596; the monitor judges the sender.
+        if (this.sessionOpen) return 'cannot update during a programming session';
+        this.firmware = params.version as string;
         return null;
       default:
         return `command ${spec.name} is not supported by this programmer`;

@@ -38,6 +38,14 @@ export const infusionPumpProfile: DeviceProfile = {
     start: { name: 'start', description: 'Start or resume the programmed infusion', params: {} },
     pause: { name: 'pause', description: 'Pause the infusion', params: {} },
     stop: { name: 'stop', description: 'Stop and clear the infusion', params: {} },
+    load_drug_library: {
+      name: 'load_drug_library',
+      description: 'Load a new drug library; only the pharmacy server should send it (Hospira PCA3, CVE-2014-5406)',
+      params: {
+        version: { type: 'string', maxLength: 64, required: true, description: 'Library version' },
+        sha256: { type: 'string', maxLength: 64, required: true, description: 'SHA-256 of the library package' },
+      },
+    },
   },
   telemetry: {
     state: { type: 'string', description: 'idle | running | paused | alarm | complete' },

@@ -38,6 +38,14 @@ export const pacemakerProgrammerProfile: DeviceProfile = {
       },
     },
     end_session: { name: 'end_session', description: 'Close the programming session', params: {} },
+    install_update: {
+      name: 'install_update',
+      description: 'Install a software update; only the vendor update server should send it (CareLink 2090, CVE-2018-10596)',
+      params: {
+        version: { type: 'string', maxLength: 64, required: true, description: 'Software version' },
+        sha256: { type: 'string', maxLength: 64, required: true, description: 'SHA-256 of the update package' },
+      },
+    },
   },
   telemetry: {
     session: { type: 'string', description: 'idle | open' },
