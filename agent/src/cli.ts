@@ -5,6 +5,8 @@ import { loadConfigOrExit, registerConfigCommands } from './cli/config-commands.
 import { registerDemoCommand } from './cli/demo-command.ts';
 import { EXIT_USAGE } from './cli/options.ts';
 import { registerSimCommandCommand } from './cli/sim-command-command.ts';
+import { registerEvalCommand } from './cli/eval-command.ts';
+import { registerScenarioCommands } from './cli/scenario-commands.ts';
 
 /** The one command line: `wardwatch demo | agent | sim … | config …`. */
 const program = new Command('wardwatch')
@@ -16,10 +18,17 @@ registerDemoCommand(program);
 registerAgentCommand(program);
 registerSimCommands(program, loadConfigOrExit);
 const sim = program.commands.find((command) => command.name() === 'sim');
-if (sim !== undefined) registerSimCommandCommand(sim);
+if (sim !== undefined) {
+  registerSimCommandCommand(sim);
+  registerScenarioCommands(sim);
+}
+registerEvalCommand(program);
 registerConfigCommands(program);
 for (const command of program.commands) command.exitOverride();
-for (const command of sim?.commands ?? []) command.exitOverride();
+for (const command of sim?.commands ?? []) {
+  command.exitOverride();
+  for (const sub of command.commands) sub.exitOverride();
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -4,12 +4,21 @@ import { AlertManager } from './alert/alert-manager.ts';
 import type { AlertSink } from './alert/alert-sink.ts';
 import { AuthFailureDetector } from './detect/auth-failure-detector.ts';
 import { AuthorizationDetector } from './detect/authorization-detector.ts';
+import { BroadSubscriptionDetector } from './detect/broad-subscription-detector.ts';
 import { CommandPolicy } from './detect/command-policy.ts';
+import { CommandReplayDetector } from './detect/command-replay-detector.ts';
+import { CommandStaleDetector } from './detect/command-stale-detector.ts';
+import { ConcurrentSessionDetector } from './detect/concurrent-session-detector.ts';
+import { ConnectFloodDetector } from './detect/connect-flood-detector.ts';
 import { DetectionEngine } from './detect/detection-engine.ts';
+import type { Detector } from './detect/detector.ts';
 import { DeviceLimitsDetector } from './detect/device-limits-detector.ts';
+import { DeviceSilentDetector } from './detect/device-silent-detector.ts';
 import { DrugLibraryDetector } from './detect/drug-library-detector.ts';
 import { MalformedPayloadDetector } from './detect/malformed-payload-detector.ts';
 import { PacingDetector } from './detect/pacing-detector.ts';
+import { PublishFloodDetector } from './detect/publish-flood-detector.ts';
+import { RetainedCommandDetector } from './detect/retained-command-detector.ts';
 import { AgentHealth } from './health/agent-health.ts';
 import { MqttAccountVerifier } from './ingest/mqtt-account-verifier.ts';
 import { DeviceStateTracker, type DeviceState } from './normalize/device-state.ts';
@@ -33,6 +42,8 @@ export interface Monitor {
   readonly state: DeviceStateTracker;
   readonly health: AgentHealth;
   readonly verifier: MqttAccountVerifier;
+  /** Every detector in the order they run; for health and for tests of their bounded state. */
+  readonly detectors: readonly Detector[];
 }
 
 /**
@@ -44,18 +55,24 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   const verifier = new MqttAccountVerifier(config.mqtt.accounts);
   const state = new DeviceStateTracker(inventory);
   const alerts = new AlertManager(options.sinks, config.detection.suppressionSeconds * 1000, options.logger, options.initialAlerts ?? []);
-  const engine = new DetectionEngine(
-    [
-      new AuthorizationDetector(new CommandPolicy(config)),
-      new DrugLibraryDetector(config, state),
-      new DeviceLimitsDetector(),
-      new PacingDetector(state),
-      new AuthFailureDetector(config.detection),
-      new MalformedPayloadDetector(config.detection),
-    ],
-    (finding) => alerts.raise(finding),
-    options.logger,
-  );
+  const detectors: readonly Detector[] = [
+    new AuthorizationDetector(new CommandPolicy(config)),
+    new DrugLibraryDetector(config, state),
+    new DeviceLimitsDetector(),
+    new PacingDetector(state),
+    new AuthFailureDetector(config.detection),
+    new MalformedPayloadDetector(config.detection),
+    // Behaviour: floods, snooping, replays, silence, shared logins.
+    new ConnectFloodDetector(config.detection, inventory),
+    new PublishFloodDetector(config.detection, inventory),
+    new BroadSubscriptionDetector(inventory),
+    new CommandReplayDetector(config.detection),
+    new CommandStaleDetector(config.detection),
+    new RetainedCommandDetector(),
+    new DeviceSilentDetector(config.detection, inventory),
+    new ConcurrentSessionDetector(inventory),
+  ];
+  const engine = new DetectionEngine(detectors, (finding) => alerts.raise(finding), options.logger);
   const health = new AgentHealth({
     mqttClients: options.connectedClients ?? (() => 0),
     alertsRaised: () => alerts.raisedCount,
@@ -65,5 +82,5 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);
   const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), engine, state, health, onDeviceChange);
-  return { pipeline, alerts, state, health, verifier };
+  return { pipeline, alerts, state, health, verifier, detectors };
 }

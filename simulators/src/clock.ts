@@ -117,6 +117,11 @@ export class VirtualClock implements SimClock {
     this.removeAt(timer.heapIndex);
   }
 
+  /** When the next pending timer falls due, or null when none is pending. */
+  nextDueAt(): number | null {
+    return this.heap[0]?.dueMs ?? null;
+  }
+
   /** Runs every timer due at or before `targetMs`, then sets the time to `targetMs`. */
   advanceTo(targetMs: number): void {
     if (targetMs < this.current) throw new RangeError(`cannot move a VirtualClock backwards (${targetMs} < ${this.current})`);

@@ -41,6 +41,8 @@ export interface Ward {
   /** Username the nurse station commands as, or null when no pump runs. */
   readonly stationAccount: string | null;
   readonly clinicAccount: string | null;
+  /** The nurse station, for scenarios that stage ward events (a shift change); null when no pump runs. */
+  readonly nurseStation: NurseStation | null;
   /** Stops the actors, then the devices (retained `offline`); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -147,6 +149,7 @@ export async function startWard(options: WardOptions): Promise<Ward> {
     programmers,
     stationAccount: station?.username ?? null,
     clinicAccount: clinic?.username ?? null,
+    nurseStation,
     stop: () => (stopping ??= stopAll()),
   };
 }

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import type { AlertSink } from '../../agent/src/alert/alert-sink.ts';
+import type { Detector } from '../../agent/src/detect/detector.ts';
 import type { ClientIdentity } from '../../agent/src/ingest/observation.ts';
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import type { ParamValue } from '../../agent/src/model/wire.ts';
@@ -74,6 +75,49 @@ export class MonitorHarness {
 
   authFailure(username: string | null, address: string, clientId = 'guesser'): void {
     this.monitor.pipeline.ingest({ kind: 'mqtt-auth-failure', ts: this.now, client: { clientId, username, address }, reason: 'bad-password' });
+  }
+
+  /** A login the broker accepted (`mqtt-connect`) at the harness's event time. */
+  connect(account: string | null, address = '10.4.0.20', clientId = `${account ?? 'anon'}-client`): void {
+    this.monitor.pipeline.ingest({ kind: 'mqtt-connect', ts: this.now, client: this.client(account, address, clientId) });
+  }
+
+  /** A connection ending (`mqtt-disconnect`), clean or not. */
+  disconnect(account: string | null, address = '10.4.0.20', clientId = `${account ?? 'anon'}-client`): void {
+    this.monitor.pipeline.ingest({ kind: 'mqtt-disconnect', ts: this.now, client: this.client(account, address, clientId) });
+  }
+
+  /** A SUBSCRIBE with one or more topic filters (`mqtt-subscribe`). */
+  subscribe(account: string | null, filters: string | readonly string[], address = '10.4.0.20', clientId = `${account ?? 'anon'}-client`): void {
+    this.monitor.pipeline.ingest({
+      kind: 'mqtt-subscribe',
+      ts: this.now,
+      client: this.client(account, address, clientId),
+      topicFilters: typeof filters === 'string' ? [filters] : [...filters],
+    });
+  }
+
+  /** A device's retained status as the device (or its last will) publishes it. */
+  status(deviceId: string, status: 'online' | 'offline', account = deviceId): void {
+    this.publish(this.client(account, '10.4.1.10', deviceId), `ward/${deviceId}/status`, status, true);
+  }
+
+  /** A command with every field under the test's control: id, ts, retain flag, sender. */
+  rawCommand(account: string | null, deviceId: string, message: { id: string; ts: string; command: string; params?: Record<string, ParamValue>; issuer?: string }, options: { retain?: boolean; address?: string } = {}): void {
+    const payload = { id: message.id, ts: message.ts, issuer: message.issuer ?? account ?? 'nobody', user: 'rn-test', command: message.command, params: message.params ?? {} };
+    this.publish(this.client(account, options.address), `ward/${deviceId}/command`, JSON.stringify(payload), options.retain ?? false);
+  }
+
+  /** The monitor's detector of this class, to check its bounded state. */
+  detector<T extends Detector>(type: abstract new (...args: never[]) => T): T {
+    const found = this.monitor.detectors.find((detector): detector is T => detector instanceof type);
+    if (found === undefined) throw new Error(`no ${type.name} in the monitor`);
+    return found;
+  }
+
+  /** Alerts raised so far as [type, severity] pairs, for compact assertions. */
+  raised(): [string, string][] {
+    return this.sink.raised.map((alert) => [alert.type, alert.severity]);
   }
 
   /** Heparin in ICU for an 80 kg patient at `rate` mL/h, programmed by the station. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../simulators/src/transports/memory-bus.ts';
-import { isValidTopicFilter, topicMatchesFilter } from '../../simulators/src/transports/topic-filter.ts';
+import { isValidTopicFilter, topicMatchesFilter } from '../../agent/src/model/topic-filter.ts';
 import type { LinkIdentity } from '../../simulators/src/transports/device-link.ts';
 
 function identity(clientId: string, extra: Partial<LinkIdentity> = {}): LinkIdentity {

@@ -31,6 +31,14 @@ export const ALERT_CATALOGUE = {
   'pacing-asynchronous-mode': { severity: 'critical', description: 'A programmer set an asynchronous pacing mode (AOO, VOO, DOO), which paces regardless of the heart\'s own rhythm.' },
   'pacing-amplitude-off': { severity: 'critical', description: 'A programmer switched the pacing output off (amplitude 0 V).' },
   'malformed-payload-burst': { severity: 'high', description: 'A client sent a burst of payloads that do not follow the wire contract (not JSON, wrong types, unknown command, oversized).' },
+  'connect-flood': { severity: 'high', description: 'Many MQTT connection attempts, accepted or refused, from one address or for one account within the window (detection.connectFlood): a connection flood or a scripted login storm.' },
+  'publish-flood': { severity: 'high', description: 'One sender published far more messages than a ward produces within the window (detection.publishFlood): a flood that can starve the broker and delay real commands.' },
+  'broad-subscription': { severity: 'high', description: 'A non-admin account subscribed to every topic (#, +/#), to the broker\'s $SYS topics, or to the command topics of devices that are not its own: wildcard snooping on the ward\'s commands.' },
+  'command-replay': { severity: 'high', description: 'A command reused the id of a command already received for the same device within detection.replay.windowHours: a captured command sent again.' },
+  'command-stale': { severity: 'warning', description: 'A command arrived more than detection.replay.maxCommandAgeSeconds after the time written in it: a captured command re-sent later, or a sender whose clock is wrong.' },
+  'device-silent': { severity: 'warning', description: 'A device that was seen sent no telemetry for detection.silence.intervals times its telemetry period, or went offline and did not come back within that time.' },
+  'retained-command': { severity: 'high', description: 'A command was published with the MQTT retain flag, so the broker will deliver it again to the device at every reconnect.' },
+  'account-concurrent-session': { severity: 'high', description: 'An account connected from another client id or another address while it was already connected: the same credentials in use in two places at once.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type AlertType = keyof typeof ALERT_CATALOGUE;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
-import { crossReferenceIssues, formatPath, siteConfigSchema, type ConfigIssue, type SiteConfig } from '../model/site-schema.ts';
+import { crossReferenceIssues, siteConfigSchema, type ConfigIssue, type SiteConfig } from '../model/site-schema.ts';
+import { parseYamlDocument } from '../model/yaml-document.ts';
 
 export type ConfigLoadResult =
   | { readonly ok: true; readonly config: SiteConfig; readonly warnings: readonly ConfigIssue[] }
@@ -32,23 +32,11 @@ function configWarnings(config: SiteConfig): ConfigIssue[] {
 
 /** Validates YAML text; every problem is reported with its path, nothing throws. */
 export function parseSiteConfig(text: string): ConfigLoadResult {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    return {
-      ok: false,
-      issues: document.errors.map((error) => ({
-        path: error.linePos?.[0] ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '(yaml)',
-        message: (error.message.split('\n')[0] ?? error.code).replace(/ at line \d+, column \d+:?$/, ''),
-      })),
-    };
-  }
-  const parsed = siteConfigSchema.safeParse(document.toJS());
-  if (!parsed.success) {
-    return { ok: false, issues: parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })) };
-  }
-  const crossIssues = crossReferenceIssues(parsed.data);
+  const parsed = parseYamlDocument(text, siteConfigSchema);
+  if (!parsed.ok) return parsed;
+  const crossIssues = crossReferenceIssues(parsed.value);
   if (crossIssues.length > 0) return { ok: false, issues: crossIssues };
-  return { ok: true, config: deepFreeze(parsed.data), warnings: configWarnings(parsed.data) };
+  return { ok: true, config: deepFreeze(parsed.value), warnings: configWarnings(parsed.value) };
 }
 
 export async function loadSiteConfig(file: string): Promise<ConfigLoadResult> {

@@ -91,6 +91,34 @@ const detectionSchema = z.strictObject({
   rateStepFactor: z.number().min(2).default(10),
   /** A repeat of the same alert (same dedup identifier) within this window updates it instead of raising a new one. */
   suppressionSeconds: z.number().nonnegative().default(300),
+  /**
+   * MQTT connection attempts (successful or refused) from one address, or for one account,
+   * within the window. A ward reconnecting after a switch restart is one attempt per client.
+   */
+  connectFlood: burstSchema.default({ count: 20, windowSeconds: 10 }),
+  /**
+   * Publishes (commands, telemetry, status, acks, malformed) from one sender within the
+   * window. A device sends about 2 per 5 s (telemetry and acks); a station at a shift
+   * change about 30 commands in a few minutes: 200 in 10 s is far above either.
+   */
+  publishFlood: burstSchema.default({ count: 200, windowSeconds: 10 }),
+  replay: z.strictObject({
+    /** A command id seen again for the same device within this many hours is a replay. */
+    windowHours: z.number().positive().default(24),
+    /**
+     * A command whose own `ts` is older than the event time by more than this was written
+     * long before it was sent (a captured command re-sent later). Future stamps never count.
+     */
+    maxCommandAgeSeconds: z.number().positive().default(600),
+  }).prefault({}),
+  silence: z.strictObject({
+    /**
+     * A device seen at least once is silent after this many of its profile's telemetry
+     * periods without telemetry (or this long after going offline). Below 2, ordinary
+     * jitter would raise alerts.
+     */
+    intervals: z.number().min(2).default(3),
+  }).prefault({}),
 }).prefault({});
 
 export const siteConfigSchema = z.strictObject({

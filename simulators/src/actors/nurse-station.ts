@@ -185,6 +185,22 @@ export class NurseStation {
     }
   }
 
+  /**
+   * Shift change: the incoming nurses review every running infusion within `withinMs` and
+   * titrate each one (within the soft limits, as always). A burst of legitimate reprogramming.
+   */
+  reviewAllInfusions(withinMs: number): number {
+    let reviewed = 0;
+    const now = this.clock.now();
+    for (const bed of this.beds) {
+      if (bed.phase !== 'infusing' || bed.awaitingId !== null) continue;
+      bed.nextTitrationAt = now;
+      this.schedule(bed, 'routine', this.random.uniform(0, withinMs));
+      reviewed += 1;
+    }
+    return reviewed;
+  }
+
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;

@@ -269,6 +269,13 @@ export class InfusionPumpSim extends SimulatedDevice {
     this.publishTelemetry();
   };
 
+  /** An occlusion now, for scenarios that need one at a known time (the nurse station restarts it as usual). */
+  raiseOcclusion(): boolean {
+    if (this.state !== 'running') return false;
+    this.onOcclusionDue();
+    return true;
+  }
+
   private readonly onOcclusionDue = (): void => {
     this.occlusionTimer = null;
     if (this.state !== 'running') return;

@@ -1,5 +1,5 @@
 import type { DeviceLink, LinkFactory, LinkIdentity, MessageHandler, PublishOptions } from './device-link.ts';
-import { isValidTopicFilter, topicMatchesFilter } from './topic-filter.ts';
+import { isValidTopicFilter, topicMatchesFilter } from '../../../agent/src/model/topic-filter.ts';
 
 /**
  * An in-process broker for tests and fast simulation: topic filters with `+`/`#`,

@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { DeviceLink, LinkFactory, LinkIdentity, MessageHandler, PublishOptions } from './device-link.ts';
-import { topicMatchesFilter } from './topic-filter.ts';
+import { topicMatchesFilter } from '../../../agent/src/model/topic-filter.ts';
 
 /**
  * DeviceLink over a real MQTT broker with mqtt.js 5. The link reconnects on its own and

@@ -1,6 +1,8 @@
 /**
  * MQTT topic-filter matching (MQTT 3.1.1 §4.7), walking both strings once without
- * splitting them: the in-process bus matches every publish against every subscription.
+ * splitting them: the simulators' in-process bus matches every publish against every
+ * subscription, and the agent's broad-subscription detector asks which device command
+ * topics a client's filter would receive. Part of the model because both sides use it.
  */
 
 const SLASH = 0x2f;

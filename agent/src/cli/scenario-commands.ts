@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { RealTimeClock } from '../../../simulators/src/clock.ts';
+import { formatDuration } from '../../../simulators/src/scenarios/duration.ts';
+import { MqttActorTransport } from '../../../simulators/src/scenarios/mqtt-actor-transport.ts';
+import { ScenarioRunner } from '../../../simulators/src/scenarios/scenario-runner.ts';
+import { libraryFiles, loadScenarioFile } from '../evaluation/scenario-loader.ts';
+import { scoreScenario } from '../evaluation/scoring.ts';
+import type { AlertView } from '../server/dashboard-protocol.ts';
+import { loadConfigOrExit } from './config-commands.ts';
+import { loadScenariosOrExit } from './eval-command.ts';
+import { EXIT_RUNTIME } from './options.ts';
+
+interface RunOptions {
+  readonly broker: string;
+  readonly config: string;
+  readonly agent?: string;
+}
+
+async function fetchAlerts(agentUrl: string): Promise<AlertView[]> {
+  const response = await fetch(new URL('api/alerts?limit=1000', agentUrl));
+  if (!response.ok) throw new Error(`${agentUrl} answered ${response.status}`);
+  return (await response.json()) as AlertView[];
+}
+
+export function registerScenarioCommands(sim: Command): void {
+  const scenario = sim.command('scenario').description('the attack and benign scenario library: list it, or run one against a running agent');
+  scenario
+    .command('list')
+    .description('name, title and source of every scenario in the library')
+    .option('-c, --config <file>', 'site configuration the scenarios are checked against', 'config/demo.yaml')
+    .action(async (options: { config: string }) => {
+      const config = await loadConfigOrExit(options.config);
+      for (const file of await libraryFiles()) {
+        const loaded = await loadScenarioFile(file, config);
+        if (!loaded.ok) {
+          process.stdout.write(`${file}: INVALID (${loaded.issues.length} problems; see \`wardwatch eval ${file}\`)\n`);
+          continue;
+        }
+        const { name, title, models, attack, expect } = loaded.scenario;
+        const kind = expect === 'none' ? 'benign' : (attack?.technique ?? '');
+        process.stdout.write(`${name.padEnd(36)} ${kind.padEnd(7)} ${title}  [${models.map((model) => model.id).join(', ')}]\n`);
+      }
+    });
+  scenario
+    .command('run')
+    .description('play a scenario against a running agent over MQTT, in real time (the first step at once); with --agent, wait for its alerts and score them')
+    .argument('<scenario>', 'library name (see `sim scenario list`) or a scenario file')
+    .option('--broker <url>', 'the agent\'s MQTT broker', 'mqtt://localhost:1883')
+    .option('-c, --config <file>', 'site configuration of that agent (plain-text passwords of the actors\' accounts)', 'config/demo.yaml')
+    .option('--agent <url>', 'the agent\'s dashboard URL, e.g. http://localhost:8080/, to read its alerts and score the run')
+    .action(async (name: string, options: RunOptions) => {
+      const config = await loadConfigOrExit(options.config);
+      const [loaded] = await loadScenariosOrExit([name], config);
+      if (loaded === undefined) return;
+      const passwords = new Map(config.mqtt.accounts.map((account) => [account.username, account.password]));
+      const clock = new RealTimeClock(1);
+      const runner = new ScenarioRunner(loaded, {
+        clock,
+        transport: new MqttActorTransport(options.broker),
+        ward: null,
+        passwordOf: (username) => passwords.get(username),
+        log: (line) => process.stdout.write(`  ${line}\n`),
+      });
+      const firstOffset = Math.min(...loaded.steps.map((step) => step.at));
+      const startAt = clock.now() - firstOffset;
+      process.stdout.write(`${loaded.name}: ${loaded.title}\n`);
+      let outcome;
+      try {
+        outcome = await runner.run(startAt);
+      } catch (error) {
+        process.stderr.write(`wardwatch: scenario failed: ${(error as Error).message}\n`);
+        await runner.close();
+        process.exit(EXIT_RUNTIME);
+      }
+      await runner.close();
+      process.stdout.write(`steps done${outcome.refusedLogins > 0 ? `, ${outcome.refusedLogins} logins refused` : ''}${outcome.skippedSteps.length > 0 ? `, skipped on a live run: ${outcome.skippedSteps.join('; ')}` : ''}\n`);
+      if (loaded.expect === 'none') process.stdout.write('expected: no high or critical alert\n');
+      else for (const expected of loaded.expect.alerts) process.stdout.write(`expected: ${expected.type}${expected.severity ? ` (${expected.severity})` : ''}${expected.device ? ` on ${expected.device}` : ''} within ${formatDuration(expected.within)}\n`);
+      if (options.agent === undefined) {
+        process.stdout.write('watch the dashboard for the alerts (add --agent http://localhost:8080/ to score the run here)\n');
+        return;
+      }
+      const longest = loaded.expect === 'none' ? 5_000 : Math.max(...loaded.expect.alerts.map((expected) => expected.within));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, outcome.triggerAt + longest + 1_000 - Date.now())));
+      const alerts = (await fetchAlerts(options.agent)).filter((alert) => Date.parse(alert.ts) >= startAt - 1_000);
+      const score = scoreScenario(loaded, alerts, outcome.triggerAt);
+      for (const result of score.expectations) {
+        process.stdout.write(`${result.alert === null ? 'MISSED  ' : 'detected'} ${result.expected.type}${result.latencyMs === null ? '' : ` in ${formatDuration(result.latencyMs)}: ${result.alert?.title ?? ''}`}\n`);
+      }
+      for (const alert of score.unexpected) process.stdout.write(`also    ${alert.severity} ${alert.type}: ${alert.title}\n`);
+      process.stdout.write(score.passed ? 'PASS\n' : `FAIL: ${score.problems.join('; ')}\n`);
+      process.exitCode = score.passed ? 0 : 1;
+    });
+}
