@@ -1,7 +1,8 @@
 /**
  * README's first command as a new user runs it: `wardwatch demo` as a process, its page
  * in headless Chromium showing the simulated ward live, and the copy-paste attack the
- * demo prints, run through a shell exactly as printed, turning into a critical alert row.
+ * demo prints, run through a shell exactly as printed, turning into a critical alert row;
+ * then a library scenario replayed from a second terminal, seen on the same page.
  */
 import { exec, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +31,7 @@ describe.skipIf(skipBrowserTests() || noMosquittoClients !== null)('wardwatch de
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('shows the live ward, and the printed mosquitto_pub command raises a critical alert on the page', async () => {
+  it('shows the live ward; the printed mosquitto_pub command and a library scenario run from a second terminal raise critical alerts on the page', async () => {
     const url = await waitFor(() => /Dashboard:\s+(http:\/\/localhost:\d+\/)/.exec(stdout)?.[1], 20_000, 'the demo to print its URL');
     const attack = /^\s+(mosquitto_pub .+)$/m.exec(stdout)?.[1];
     expect(attack).toBeDefined();
@@ -49,5 +50,13 @@ describe.skipIf(skipBrowserTests() || noMosquittoClients !== null)('wardwatch de
     await row.waitFor({ timeout: 3_000 });
     expect(await row.textContent()).toContain('Bed 1');
     expect(await row.textContent()).toContain('400 units/kg/h');
+
+    // A tester in a second terminal replays a named attack from the library against the demo.
+    const broker = /MQTT broker:\s+(mqtt:\/\/localhost:\d+)/.exec(stdout)?.[1] ?? '';
+    const { stdout: scenarioOutput } = await shell(`"${process.execPath}" bin/wardwatch.js sim scenario run pacing-tachy-therapy-off --broker ${broker} --agent ${url}`);
+    expect(scenarioOutput.trimEnd().split('\n').at(-1)).toBe('PASS');
+    const pacingRow = page.locator('#open-alerts [data-alert-id][data-severity="critical"]').filter({ hasText: 'tachy therapy switched OFF' }).first();
+    await pacingRow.waitFor({ timeout: 3_000 });
+    expect(await pacingRow.textContent()).toContain('prog-01');
   });
 });

@@ -104,3 +104,66 @@ describe('wardwatch command line', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('wardwatch eval', () => {
+  it('scores named scenarios, prints the table and writes it as JSON and Markdown', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'wardwatch-eval-'));
+    try {
+      const result = await wardwatch('eval', 'heparin-dose-tamper', 'benign-large-bolus', '--out', out);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^heparin-dose-tamper\s+dose-above-hard-limit@pump-01 ≤1 s; rate-step-tenfold@pump-01 ≤1 s\s+[0-9a-f]{8}; [0-9a-f]{8}\s+0 ms; 0 ms\s+.+\s+pass$/m);
+      expect(result.stdout).toContain('2 scenarios: 2 passed, 0 failed');
+      const { readFileSync } = await import('node:fs');
+      const json = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')) as { scenarios: { scenario: string; result: string }[] };
+      expect(json.scenarios.map((row) => [row.scenario, row.result])).toEqual([['heparin-dose-tamper', 'pass'], ['benign-large-bolus', 'pass']]);
+      expect(readFileSync(join(out, 'eval.md'), 'utf8')).toMatch(/^\| heparin-dose-tamper \| CVE-2017-12725 \| T0836 \|/m);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 when an expected alert is missed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wardwatch-eval-'));
+    const file = join(dir, 'quiet-attack.yaml');
+    writeFileSync(file, `name: quiet-attack
+title: Expects an alert that a pause never causes
+models: [{ kind: standard, id: test, reference: "https://example.org/", note: "test" }]
+attack: { technique: T0836, name: Modify Parameter }
+actors: { station: { kind: mqtt, username: station-4w, wardSession: true } }
+steps: [{ at: 1m, actor: station, command: { device: pump-02, command: pause } }]
+expect: { alerts: [{ type: dose-above-hard-limit, device: pump-02, within: 2s }] }
+`);
+    try {
+      const result = await wardwatch('eval', file, '--out', dir);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('↳ missed dose-above-hard-limit on pump-02');
+      expect(result.stdout).toContain('1 scenarios: 0 passed, 1 failed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a bad scenario file is a clear error with every problem by path, exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wardwatch-eval-'));
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, 'name: broken\ntitle: x\nsteps: [{ at: later }]\n');
+    try {
+      const result = await wardwatch('eval', file, '--out', dir);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`${file}: error models:`);
+      expect(result.stderr).toContain(`${file}: error steps[0].at: must be a duration`);
+      expect(result.stderr).toContain(`${file}: error expect:`);
+      expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sim scenario list names every scenario with its source', async () => {
+    const result = await wardwatch('sim', 'scenario', 'list');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^rogue-drug-library-push\s+T0843\s+.+\[CVE-2014-5406\]$/m);
+    expect(result.stdout).toMatch(/^benign-shift-change\s+benign\s+/m);
+    expect(result.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(24);
+  });
+});

@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningAgent } from '../../agent/src/app.ts';
+import { startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
+
+const run = promisify(execFile);
+
+/**
+ * Parity of the two ways a scenario runs: the same files the evaluation plays in virtual
+ * time, played live by `wardwatch sim scenario run` over real MQTT against the real agent
+ * (embedded aedes: real logins, refusals, subscriptions, sockets), scored from its API.
+ */
+describe('sim scenario run against a running agent', () => {
+  const data = temporaryDataDir();
+  let agent: RunningAgent;
+
+  beforeAll(async () => {
+    agent = await startTestAgent(data.dir);
+  });
+
+  afterAll(async () => {
+    await agent.stop();
+    data.remove();
+  });
+
+  it.each(['pacing-asynchronous-mode', 'wildcard-subscription', 'retained-command', 'connect-flood', 'credential-brute-force-rotating-ids'])('%s is detected live as in the evaluation', async (name) => {
+    const { stdout } = await run(process.execPath, [
+      'bin/wardwatch.js', 'sim', 'scenario', 'run', name,
+      '--broker', `mqtt://127.0.0.1:${agent.mqttPort}`,
+      '--agent', `http://127.0.0.1:${agent.httpPort}/`,
+    ]).catch((error: { stdout: string; stderr: string }) => {
+      throw new Error(`scenario run failed:\n${error.stdout}\n${error.stderr}`);
+    });
+    expect(stdout).toMatch(/^detected /m);
+    expect(stdout).not.toMatch(/^MISSED/m);
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe('PASS');
+  });
+
+  it('a live run skips the ward events only an evaluation can stage, and says so', async () => {
+    const { stdout } = await run(process.execPath, ['bin/wardwatch.js', 'sim', 'scenario', 'run', 'benign-occlusion-restart', '--broker', `mqtt://127.0.0.1:${agent.mqttPort}`]);
+    expect(stdout).toContain('needs the evaluation\'s own simulated ward; skipped on a live run');
+  });
+});
