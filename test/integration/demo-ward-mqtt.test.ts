@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../agent/src/app.ts';
 import type { DeviceView } from '../../agent/src/server/dashboard-protocol.ts';
+import { configForAcceleratedWard } from '../../agent/src/config/accelerated-ward.ts';
 import { startFleet } from '../../simulators/src/fleet.ts';
 import { startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
@@ -9,7 +10,7 @@ import { waitFor } from '../helpers/wait-for.ts';
 /**
  * The demo as it runs: the simulated ward connects over real MQTT (mqtt.js) to the
  * agent's embedded aedes broker, each device with its own account. Two simulated hours
- * at 720× real time.
+ * at 720× real time, with the agent's publish-flood threshold scaled as `demo --speed` does.
  */
 describe('simulated ward over MQTT into the agent', () => {
   let agent: RunningAgent | null = null;
@@ -21,9 +22,10 @@ describe('simulated ward over MQTT into the agent', () => {
   });
 
   it('every device comes online with live state, and normal ward traffic raises no high or critical alert', async () => {
-    agent = await startTestAgent(data.dir);
+    const speed = 720;
+    agent = await startTestAgent(data.dir, configForAcceleratedWard(loadDemoConfig(), speed));
     const running = agent;
-    const fleet = await startFleet({ brokerUrl: `mqtt://127.0.0.1:${running.mqttPort}`, config: loadDemoConfig(), speed: 720, seed: 7 });
+    const fleet = await startFleet({ brokerUrl: `mqtt://127.0.0.1:${running.mqttPort}`, config: loadDemoConfig(), speed, seed: 7 });
     try {
       const devices = await waitFor(async () => {
         const views = (await (await fetch(`http://127.0.0.1:${running.httpPort}/api/devices`)).json()) as DeviceView[];

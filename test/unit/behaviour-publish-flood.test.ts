@@ -43,6 +43,15 @@ describe('publish flood (detection.publishFlood, default 200 within 10 s)', () =
     expect(flood[0]?.evidence.latest).toBe('anomaly payload-not-json on ward/pump-01/command');
   });
 
+  it('publishes outside the ward contract count too: a flood need not aim at a device', () => {
+    const ward = new MonitorHarness();
+    const guest = ward.client('guest', '10.66.0.40', 'chatty');
+    for (let i = 0; i < 200; i += 1) ward.advance(5).publish(guest, `lobby/screen/${i % 7}`, 'x');
+    const flood = floods(ward);
+    expect(flood).toHaveLength(1);
+    expect(flood[0]?.evidence).toMatchObject({ sender: 'guest', latest: 'publish on lobby/screen/3' });
+  });
+
   it('messages the broker publishes itself (no sender) are nobody\'s flood', () => {
     const ward = new MonitorHarness();
     for (let i = 0; i < 1_000; i += 1) ward.advance(1).publish(null, 'ward/pump-01/status', 'offline', true);

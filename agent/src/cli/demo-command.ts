@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { startAgent } from '../app.ts';
+import { configForAcceleratedWard } from '../config/accelerated-ward.ts';
 import { startFleet } from '../../../simulators/src/fleet.ts';
 import { ConsoleAlertSink } from './console-alert-sink.ts';
 import { loadConfigOrExit } from './config-commands.ts';
@@ -34,14 +35,14 @@ export function registerDemoCommand(program: Command): void {
     .option('--mqtt-host <address>', 'address the MQTT broker listens on (loopback: demo accounts have published passwords)', '127.0.0.1')
     .option('--mqtt-port <port>', 'MQTT broker port (0 = any free port)', parsePort, 1883)
     .option('--http-port <port>', 'dashboard port (0 = any free port)', parsePort, 8080)
-    .option('--speed <n>', 'simulated ward runs n times faster than real time', parsePositiveNumber, 1)
+    .option('--speed <n>', 'simulated ward runs n times faster than real time (the publish-flood threshold scales with it)', parsePositiveNumber, 1)
     .option('--seed <n>', 'seed of the simulated ward (same seed, same day)', parsePositiveNumber)
     .action(async (options: DemoOptions) => {
       const config = await loadConfigOrExit(options.config);
       const logger = pino({ level: 'warn' });
       const agent = await startOrExit('the agent', () =>
         startAgent({
-          config,
+          config: configForAcceleratedWard(config, options.speed),
           dataDir: options.dataDir,
           mqttHost: options.mqttHost,
           mqttPort: options.mqttPort,

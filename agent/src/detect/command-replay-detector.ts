@@ -24,6 +24,17 @@ interface SeenCommand {
 }
 
 /**
+ * The ids seen for one device, oldest evicted first. A ring of insertion order beside the
+ * map, so that eviction is O(1): taking the first key of a Map that has seen many
+ * deletions walks over their holes.
+ */
+interface DeviceIds {
+  readonly byId: Map<string, SeenCommand>;
+  readonly order: string[];
+  next: number;
+}
+
+/**
  * A command whose `id` was already received for the same device within
  * `detection.replay.windowHours`: a captured command sent again (Medfusion 4000 and
  * SpaceCom-style replays; DESIGN.md, reference facts). Honest stations give every command
@@ -31,7 +42,7 @@ interface SeenCommand {
  */
 export class CommandReplayDetector implements Detector {
   readonly id = 'command-replay';
-  private readonly seen = new Map<string, Map<string, SeenCommand>>();
+  private readonly seen = new Map<string, DeviceIds>();
   /** Ids forgotten because a device's table was full. */
   evictions = 0;
 
@@ -39,7 +50,7 @@ export class CommandReplayDetector implements Detector {
 
   /** Ids remembered for a device; at most REPLAY_MAX_IDS_PER_DEVICE. */
   idsTracked(deviceId: string): number {
-    return this.seen.get(deviceId)?.size ?? 0;
+    return this.seen.get(deviceId)?.byId.size ?? 0;
   }
 
   get devicesTracked(): number {
@@ -49,22 +60,20 @@ export class CommandReplayDetector implements Detector {
   inspect(event: PipelineEvent, report: FindingSink): void {
     if (event.kind !== 'command') return;
     const deviceId = event.device.config.id;
-    let ids = this.seen.get(deviceId);
-    if (ids === undefined) {
-      ids = new Map();
-      this.seen.set(deviceId, ids);
+    let device = this.seen.get(deviceId);
+    if (device === undefined) {
+      device = { byId: new Map(), order: [], next: 0 };
+      this.seen.set(deviceId, device);
     }
+    const ids = device.byId;
     const id = boundedKey(event.message.id);
     const sender = event.source.account ?? `anonymous@${event.source.address}`;
     const windowMs = this.config.replay.windowHours * 3_600_000;
     const previous = ids.get(id);
     if (previous !== undefined) {
-      // Re-insert so that Map order is least recently seen first.
-      ids.delete(id);
       const ageMs = event.ts - previous.ts;
       if (Math.abs(ageMs) <= windowMs) {
         // Keep the first sighting: every later copy within the window is a replay of it.
-        ids.set(id, previous);
         report({
           type: 'command-replay',
           ts: event.ts,
@@ -82,9 +91,17 @@ export class CommandReplayDetector implements Detector {
         });
         return;
       }
-    } else if (ids.size >= REPLAY_MAX_IDS_PER_DEVICE) {
-      const oldest = ids.keys().next().value;
-      if (oldest !== undefined) ids.delete(oldest);
+      // Outside the window: a legitimate reuse of an old id; remember the new sighting.
+      ids.set(id, { ts: event.ts, sender: boundedKey(sender), command: event.message.command });
+      return;
+    }
+    if (device.order.length < REPLAY_MAX_IDS_PER_DEVICE) {
+      device.order.push(id);
+    } else {
+      const evicted = device.order[device.next];
+      if (evicted !== undefined) ids.delete(evicted);
+      device.order[device.next] = id;
+      device.next = (device.next + 1) % REPLAY_MAX_IDS_PER_DEVICE;
       this.evictions += 1;
     }
     ids.set(id, { ts: event.ts, sender: boundedKey(sender), command: event.message.command });

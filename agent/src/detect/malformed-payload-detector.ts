@@ -2,7 +2,8 @@ import type { DetectionConfig } from '../model/site-schema.ts';
 import type { FindingSink } from '../alert/finding.ts';
 import type { PipelineEvent } from '../normalize/events.ts';
 import { deviceLabel } from '../normalize/inventory.ts';
-import { BurstCounter } from './burst-counter.ts';
+import { boundedKey } from './bounded-key.ts';
+import { SlidingWindowCounter } from './sliding-window-counter.ts';
 import type { Detector } from './detector.ts';
 
 /**
@@ -10,24 +11,27 @@ import type { Detector } from './detector.ts';
  * sender into a finding. Repeats fold into one alert through the suppression window, so
  * ten thousand bad messages give a handful of alerts, not ten thousand.
  */
+/** Senders tracked at once; least recently seen evicted (counted). */
+export const MALFORMED_MAX_SENDERS = 10_000;
+
 export class MalformedPayloadDetector implements Detector {
   readonly id = 'malformed-payload';
-  private readonly counter: BurstCounter;
+  private readonly counter: SlidingWindowCounter;
 
   constructor(private readonly config: DetectionConfig) {
-    this.counter = new BurstCounter(config.malformedBurst.count, config.malformedBurst.windowSeconds * 1000);
+    this.counter = new SlidingWindowCounter(config.malformedBurst.count, config.malformedBurst.windowSeconds * 1000, MALFORMED_MAX_SENDERS);
   }
 
   inspect(event: PipelineEvent, report: FindingSink): void {
     if (event.kind !== 'anomaly') return;
     const sender = event.source === null ? 'broker' : (event.source.account ?? `anonymous@${event.source.address}`);
-    if (!this.counter.record(sender, event.ts)) return;
+    if (this.counter.record(boundedKey(sender), event.ts) === null) return;
     const target = event.device === null ? event.topic.slice(0, 80) : deviceLabel(event.device);
     report({
       type: 'malformed-payload-burst',
       ts: event.ts,
       device: event.device,
-      dedupKey: sender,
+      dedupKey: boundedKey(sender),
       title: `Malformed messages from ${sender}: ${this.config.malformedBurst.count} or more within ${this.config.malformedBurst.windowSeconds} s (latest: ${event.name} to ${target})`,
       evidence: {
         anomaly: event.name,

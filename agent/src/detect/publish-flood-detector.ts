@@ -16,8 +16,8 @@ export const PUBLISH_FLOOD_MAX_KEYS = 10_000;
  * this scale (a device about 2 messages per 5 s, a station's shift change about 30
  * commands over minutes), so the default 200 in 10 s is a flood, not a busy morning.
  * Messages the broker publishes itself (source null) are not anyone's flood. Publishes
- * outside the `ward/<id>/<channel>` contract never reach the detectors (the normalizer
- * drops them) and are not counted here.
+ * outside the `ward/<id>/<channel>` contract count too (`other-publish`): a flood need
+ * not aim at a device to starve the broker.
  */
 export class PublishFloodDetector implements Detector {
   readonly id = 'publish-flood';
@@ -45,6 +45,7 @@ export class PublishFloodDetector implements Detector {
       case 'status':
       case 'ack':
       case 'anomaly':
+      case 'other-publish':
         source = event.source;
         break;
       default:
@@ -73,7 +74,7 @@ export class PublishFloodDetector implements Detector {
         messages: count,
         spanMs: span,
         threshold: this.config.publishFlood,
-        latest: event.kind === 'anomaly' ? `anomaly ${event.name} on ${event.topic.slice(0, 128)}` : `${event.kind} for ${event.device.config.id}`,
+        latest: event.kind === 'anomaly' ? `anomaly ${event.name} on ${event.topic.slice(0, 128)}` : event.kind === 'other-publish' ? `publish on ${event.topic.slice(0, 128)}` : `${event.kind} for ${event.device.config.id}`,
       },
     });
   }

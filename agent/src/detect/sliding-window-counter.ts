@@ -10,7 +10,7 @@ const INITIAL_CAPACITY = 4;
 /**
  * Counts events per key over a sliding window of event time and, once `threshold` of them
  * fall within `windowMs`, says how tightly: the span from the oldest of those events to
- * this one. Unlike BurstCounter it drops stamps as they leave the window, so a key costs
+ * this one. It drops stamps as they leave the window, so a key costs
  * memory in proportion to its recent rate: a device at one message per 5 s keeps two or
  * three stamps, a flooder at most `threshold`. At most `maxKeys` keys are kept, least
  * recently seen evicted first, and every eviction is counted (DESIGN.md, principle 3).

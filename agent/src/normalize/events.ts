@@ -66,6 +66,14 @@ export interface AnomalyEvent {
   readonly source: EventSource | null;
 }
 
+/** A publish outside the `ward/<id>/<channel>` contract: no device meaning, but it counts toward floods. */
+export interface OtherPublishEvent {
+  readonly kind: 'other-publish';
+  readonly ts: number;
+  readonly topic: string;
+  readonly source: EventSource;
+}
+
 export interface ClientConnectEvent {
   readonly kind: 'client-connect';
   readonly ts: number;
@@ -101,6 +109,7 @@ export type PipelineEvent =
   | DeviceStatusEvent
   | DeviceAckEvent
   | AnomalyEvent
+  | OtherPublishEvent
   | ClientConnectEvent
   | ClientDisconnectEvent
   | AuthFailureEvent

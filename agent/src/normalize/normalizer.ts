@@ -55,8 +55,8 @@ export class Normalizer {
 
   private normalizePublish(observation: PublishObservation): PipelineEvent | null {
     const wireTopic = parseWireTopic(observation.topic);
-    if (wireTopic === null) return null;
     const source = observation.client === null ? null : this.source(observation.client);
+    if (wireTopic === null) return source === null ? null : { kind: 'other-publish', ts: observation.ts, topic: observation.topic, source };
     const device = this.inventory.device(wireTopic.deviceId) ?? null;
     if (observation.payload.length > MAX_PAYLOAD_BYTES) {
       return this.anomaly(observation, source, device, 'payload-oversize', `${observation.payload.length} bytes, limit ${MAX_PAYLOAD_BYTES}`);
