@@ -95,3 +95,17 @@ describe('site configuration', () => {
     expect(issues).toContain('mqtt.accounts[2]: give exactly one of password or passwordHash');
   });
 });
+
+describe('config for an accelerated simulated ward', () => {
+  it('scales only the publish-flood threshold with the speed, and leaves speed 1 alone', async () => {
+    const { configForAcceleratedWard } = await import('../../agent/src/config/accelerated-ward.ts');
+    const result = parseSiteConfig(demoText);
+    if (!result.ok) throw new Error('demo config invalid');
+    expect(configForAcceleratedWard(result.config, 1)).toBe(result.config);
+    const fast = configForAcceleratedWard(result.config, 60);
+    expect(fast.detection.publishFlood).toEqual({ count: 12_000, windowSeconds: 10 });
+    expect(fast.detection.connectFlood).toEqual(result.config.detection.connectFlood);
+    expect(fast.detection.authFailureBurst).toEqual(result.config.detection.authFailureBurst);
+    expect(result.config.detection.publishFlood.count).toBe(200);
+  });
+});
