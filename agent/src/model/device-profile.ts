@@ -14,6 +14,8 @@ export interface NumberParameter {
   readonly max: number;
   /** A value outside [min, max] that the device still accepts and means "off" (pacing amplitude 0 V). */
   readonly offValue?: number;
+  /** Smallest step the device distinguishes; a Modbus register holds value ÷ resolution (default 1). */
+  readonly resolution?: number;
   readonly required: boolean;
   readonly description: string;
 }
@@ -49,6 +51,8 @@ export interface CommandSpec {
 export interface TelemetryFieldSpec {
   readonly type: 'number' | 'string' | 'boolean';
   readonly unit?: string;
+  /** Smallest step reported; a Modbus input register holds value ÷ resolution (default 1). */
+  readonly resolution?: number;
   readonly description: string;
 }
 

@@ -68,6 +68,8 @@ const policyRuleSchema = z.strictObject({
   description: z.string().max(200).optional(),
   accounts: z.array(identifier).optional(),
   roles: z.array(z.enum(ACCOUNT_ROLES)).optional(),
+  /** Source addresses (Modbus masters have no account: the gateway sees only where a request comes from). */
+  addresses: z.array(z.union([z.ipv4(), z.ipv6()])).optional(),
   devices: z.strictObject({
     ids: z.array(identifier).optional(),
     profile: z.enum(Object.keys(DEVICE_PROFILES) as [DeviceKind, ...DeviceKind[]]).optional(),
@@ -121,6 +123,26 @@ const detectionSchema = z.strictObject({
   }).prefault({}),
 }).prefault({});
 
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 10.4.2.11:502');
+
+const modbusGatewaySchema = z.strictObject({
+  device: identifier,
+  /** Port masters connect to on the agent; `--modbus-port` can move all of them. */
+  listenPort: z.number().int().min(0).max(65535),
+  /** The device's own Modbus/TCP server. */
+  target: hostPort,
+  unitId: z.number().int().min(0).max(255).default(1),
+});
+
+const modbusSchema = z.strictObject({
+  /** Inspecting gateways: one listen port per device (DESIGN.md, way 3). */
+  gateways: z.array(modbusGatewaySchema).default([]),
+  /** Hosts allowed to use maintenance function codes (diagnostics, identification, restart). */
+  maintenanceHosts: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
+  /** `enforce`: forbidden writes are answered with a Modbus exception instead of being forwarded (opt-in). */
+  mode: z.enum(['monitor', 'enforce']).default('monitor'),
+}).prefault({});
+
 export const siteConfigSchema = z.strictObject({
   site: z.strictObject({
     name: z.string().min(1).max(100),
@@ -138,6 +160,7 @@ export const siteConfigSchema = z.strictObject({
   policy: z.strictObject({
     rules: z.array(policyRuleSchema),
   }),
+  modbus: modbusSchema,
   detection: detectionSchema,
 });
 
@@ -147,6 +170,7 @@ export type DeviceConfig = SiteConfig['devices'][number];
 export type DrugEntry = SiteConfig['drugLibrary']['careAreas'][string]['drugs'][string];
 export type DoseLimit = z.infer<typeof limitSchema>;
 export type PolicyRule = SiteConfig['policy']['rules'][number];
+export type ModbusGatewayConfig = SiteConfig['modbus']['gateways'][number];
 export type DetectionConfig = SiteConfig['detection'];
 
 export interface ConfigIssue {
@@ -246,10 +270,18 @@ export function crossReferenceIssues(config: SiteConfig): ConfigIssue[] {
     }
   }
 
+  const listenPorts = new Set<number>();
+  config.modbus.gateways.forEach((gateway, index) => {
+    if (!deviceIds.has(gateway.device)) issues.push({ path: `modbus.gateways[${index}].device`, message: `no device "${gateway.device}" in devices` });
+    // Port 0 (any free port) may repeat; a fixed port may not.
+    if (gateway.listenPort !== 0 && listenPorts.has(gateway.listenPort)) issues.push({ path: `modbus.gateways[${index}].listenPort`, message: `duplicate listen port ${gateway.listenPort}` });
+    listenPorts.add(gateway.listenPort);
+  });
+
   config.policy.rules.forEach((rule, index) => {
     const path = `policy.rules[${index}]`;
-    if ((rule.accounts?.length ?? 0) + (rule.roles?.length ?? 0) === 0) {
-      issues.push({ path, message: 'a rule needs accounts or roles' });
+    if ((rule.accounts?.length ?? 0) + (rule.roles?.length ?? 0) + (rule.addresses?.length ?? 0) === 0) {
+      issues.push({ path, message: 'a rule needs accounts, roles or addresses' });
     }
     rule.accounts?.forEach((username, i) => {
       if (!accounts.has(username)) issues.push({ path: `${path}.accounts[${i}]`, message: `no MQTT account "${username}"` });
