@@ -5,6 +5,8 @@ import type { SiteConfig } from './model/site-schema.ts';
 import { MAX_RECENT_ALERTS, type AlertManager } from './alert/alert-manager.ts';
 import type { AlertSink } from './alert/alert-sink.ts';
 import { MqttBrokerIngest } from './ingest/mqtt-broker.ts';
+import { ModbusGatewayIngest } from './ingest/modbus-gateway.ts';
+import type { AlertType } from './alert/catalogue.ts';
 import type { DeviceState } from './normalize/device-state.ts';
 import type { Pipeline } from './pipeline.ts';
 import { createMonitor } from './monitor.ts';
@@ -23,6 +25,9 @@ export interface AgentOptions {
   readonly mqttPort: number;
   readonly httpHost?: string;
   readonly httpPort: number;
+  /** Moves every Modbus gateway: 0 = each on a free port, n = the i-th gateway on n + i. Default: the config's ports. */
+  readonly modbusPort?: number;
+  readonly modbusHost?: string;
   readonly logger?: Logger;
   /** Extra alert outputs (the demo prints alerts to the console). */
   readonly extraSinks?: readonly AlertSink[];
@@ -34,9 +39,17 @@ export interface RunningAgent {
   /** Dashboard URL. */
   readonly url: string;
   readonly alertLogFile: string;
+  /** Bound Modbus gateway port per device id. */
+  readonly modbusPorts: ReadonlyMap<string, number>;
   readonly pipeline: Pipeline;
   readonly alerts: AlertManager;
   stop(): Promise<void>;
+}
+
+/** `10.4.2.11:502` or `[fe80::1]:502` → host and port (the schema has checked the form). */
+function splitHostPort(target: string): [string, number] {
+  const colon = target.lastIndexOf(':');
+  return [target.slice(0, colon).replace(/^\[|\]$/g, ''), Number(target.slice(colon + 1))];
 }
 
 /** Device tile updates are coalesced per device and pushed at most this often. */
@@ -145,13 +158,45 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     logger,
   });
 
+  const gateway = config.modbus.gateways.length === 0 ? null : new ModbusGatewayIngest({
+    host: options.modbusHost ?? '0.0.0.0',
+    routes: config.modbus.gateways.map((route, index) => {
+      const [host, port] = splitHostPort(route.target);
+      const listenPort = options.modbusPort === undefined ? route.listenPort : options.modbusPort === 0 ? 0 : options.modbusPort + index;
+      return { deviceId: route.device, listenPort, targetHost: host, targetPort: port };
+    }),
+    ingest: (observation) => pipeline.ingest(observation),
+    enforce: new Set(config.modbus.enforce as AlertType[]),
+    onInspectionFailure: (deviceId, master, error) => {
+      logger.error({ err: error, deviceId, master }, 'inspection failed; request forwarded unchecked (fail open)');
+      alerts.raise({
+        type: 'inspection-failed',
+        ts: Date.now(),
+        device: null,
+        dedupKey: deviceId,
+        title: `The agent failed to inspect a Modbus request to ${deviceId} from ${master.address} and forwarded it unchecked (fail open)`,
+        evidence: { deviceId, master, error: error instanceof Error ? error.message : String(error) },
+      });
+    },
+    logger,
+  });
+
   const mqttPort = await broker.start();
+  let modbusPorts = new Map<string, number>();
+  try {
+    modbusPorts = new Map((await gateway?.start())?.map((bound) => [bound.deviceId, bound.port]) ?? []);
+  } catch (error) {
+    await broker.stop();
+    await gateway?.stop();
+    throw error;
+  }
   const httpHost = options.httpHost ?? '127.0.0.1';
   let httpPort: number;
   try {
     httpPort = await dashboard.start(httpHost, options.httpPort);
   } catch (error) {
     await broker.stop();
+    await gateway?.stop();
     throw error;
   }
   const deviceTicker = setInterval(pushDevices, DEVICE_PUSH_MS);
@@ -167,6 +212,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     httpPort,
     url: `http://${urlHost}:${httpPort}/`,
     alertLogFile,
+    modbusPorts,
     pipeline,
     alerts,
     async stop() {
@@ -175,6 +221,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       clearInterval(deviceTicker);
       clearInterval(healthTicker);
       await broker?.stop();
+      await gateway?.stop();
       await dashboard.stop();
       alerts.stop();
       await alertLog.close();

@@ -17,6 +17,11 @@ import { DeviceSilentDetector } from './detect/device-silent-detector.ts';
 import { DrugLibraryDetector } from './detect/drug-library-detector.ts';
 import { MalformedPayloadDetector } from './detect/malformed-payload-detector.ts';
 import { PacingDetector } from './detect/pacing-detector.ts';
+import { ModbusFunctionPolicyDetector } from './detect/modbus-function-policy-detector.ts';
+import { ModbusScanDetector } from './detect/modbus-scan-detector.ts';
+import { ModbusUnitSweepDetector } from './detect/modbus-unit-sweep-detector.ts';
+import { ModbusWriteBurstDetector } from './detect/modbus-write-burst-detector.ts';
+import { ModbusWritePolicyDetector } from './detect/modbus-write-policy-detector.ts';
 import { PublishFloodDetector } from './detect/publish-flood-detector.ts';
 import { RetainedCommandDetector } from './detect/retained-command-detector.ts';
 import { AgentHealth } from './health/agent-health.ts';
@@ -24,7 +29,8 @@ import { MqttAccountVerifier } from './ingest/mqtt-account-verifier.ts';
 import { DeviceStateTracker, type DeviceState } from './normalize/device-state.ts';
 import { Inventory } from './normalize/inventory.ts';
 import { Normalizer } from './normalize/normalizer.ts';
-import { Pipeline } from './pipeline.ts';
+import { FindingRecorder, Pipeline } from './pipeline.ts';
+import { ModbusNormalizer } from './normalize/modbus-normalizer.ts';
 import type { AlertView } from './server/dashboard-protocol.ts';
 
 export interface MonitorOptions {
@@ -55,8 +61,9 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   const verifier = new MqttAccountVerifier(config.mqtt.accounts);
   const state = new DeviceStateTracker(inventory);
   const alerts = new AlertManager(options.sinks, config.detection.suppressionSeconds * 1000, options.logger, options.initialAlerts ?? []);
+  const policy = new CommandPolicy(config);
   const detectors: readonly Detector[] = [
-    new AuthorizationDetector(new CommandPolicy(config)),
+    new AuthorizationDetector(policy),
     new DrugLibraryDetector(config, state),
     new DeviceLimitsDetector(),
     new PacingDetector(state),
@@ -71,8 +78,22 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     new RetainedCommandDetector(),
     new DeviceSilentDetector(config.detection, inventory),
     new ConcurrentSessionDetector(inventory),
+    // Modbus/TCP (issue 4): function codes, register writes, scans, sweeps, bursts.
+    new ModbusFunctionPolicyDetector(config),
+    new ModbusWritePolicyDetector(policy),
+    new ModbusScanDetector(config.detection),
+    new ModbusUnitSweepDetector(config.detection),
+    new ModbusWriteBurstDetector(config.detection),
   ];
-  const engine = new DetectionEngine(detectors, (finding) => alerts.raise(finding), options.logger);
+  const findings = new FindingRecorder();
+  const engine = new DetectionEngine(
+    detectors,
+    (finding) => {
+      findings.record(finding);
+      alerts.raise(finding);
+    },
+    options.logger,
+  );
   const health = new AgentHealth({
     mqttClients: options.connectedClients ?? (() => 0),
     alertsRaised: () => alerts.raisedCount,
@@ -81,6 +102,6 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     expectsTraffic: config.devices.length > 0,
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);
-  const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), engine, state, health, onDeviceChange);
+  const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), new ModbusNormalizer(inventory), engine, state, health, findings, onDeviceChange);
   return { pipeline, alerts, state, health, verifier, detectors };
 }

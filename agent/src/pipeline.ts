@@ -1,28 +1,68 @@
+import type { AlertType } from './alert/catalogue.ts';
+import type { Finding } from './alert/finding.ts';
 import type { DetectionEngine } from './detect/detection-engine.ts';
 import type { AgentHealth } from './health/agent-health.ts';
 import type { Observation } from './ingest/observation.ts';
 import type { DeviceState, DeviceStateTracker } from './normalize/device-state.ts';
 import type { PipelineEvent } from './normalize/events.ts';
+import type { ModbusNormalizer } from './normalize/modbus-normalizer.ts';
 import type { Normalizer } from './normalize/normalizer.ts';
+
+const NONE: readonly AlertType[] = Object.freeze([]);
+
+/**
+ * Notes the types of the findings made while one observation is processed, so that an
+ * in-path ingest (the Modbus gateway in enforce mode) can decide whether to block it.
+ */
+export class FindingRecorder {
+  private readonly types: AlertType[] = [];
+
+  readonly record = (finding: Finding): void => {
+    this.types.push(finding.type);
+  };
+
+  reset(): void {
+    this.types.length = 0;
+  }
+
+  taken(): readonly AlertType[] {
+    return this.types.length === 0 ? NONE : [...this.types];
+  }
+}
 
 /**
  * The data path as plain synchronous calls (DESIGN.md, "The pipeline"): observation →
- * event → detectors → device state. Detectors see the state as it was before the event;
+ * event(s) → detectors → device state. Detectors see the state as it was before the event;
  * the state is updated after them.
  */
 export class Pipeline {
   constructor(
     private readonly normalizer: Normalizer,
+    private readonly modbusNormalizer: ModbusNormalizer,
     private readonly engine: DetectionEngine,
     private readonly state: DeviceStateTracker,
     private readonly health: AgentHealth,
+    private readonly findings: FindingRecorder,
     private readonly onDeviceChange: (state: DeviceState) => void,
   ) {}
 
-  ingest(observation: Observation): void {
-    if (observation.kind === 'mqtt-publish') this.health.countPublish(Date.now());
-    const event = this.normalizer.normalize(observation);
-    if (event !== null) this.process(event);
+  /** Processes one observation; returns the types of the findings it caused (usually none). */
+  ingest(observation: Observation): readonly AlertType[] {
+    this.findings.reset();
+    switch (observation.kind) {
+      case 'modbus-request':
+      case 'modbus-response':
+      case 'modbus-anomaly':
+        this.health.countPublish(Date.now());
+        for (const event of this.modbusNormalizer.normalize(observation)) this.process(event);
+        break;
+      default: {
+        if (observation.kind === 'mqtt-publish') this.health.countPublish(Date.now());
+        const event = this.normalizer.normalize(observation);
+        if (event !== null) this.process(event);
+      }
+    }
+    return this.findings.taken();
   }
 
   process(event: PipelineEvent): void {

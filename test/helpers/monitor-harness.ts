@@ -120,6 +120,16 @@ export class MonitorHarness {
     return this.sink.raised.map((alert) => [alert.type, alert.severity]);
   }
 
+  /** A Modbus request through the gateway to `deviceId`, as PDU bytes (function code and data). */
+  modbusRequest(deviceId: string, masterAddress: string, pdu: readonly number[] | Buffer, unitId = 1, transactionId = 1): readonly string[] {
+    return this.monitor.pipeline.ingest({ kind: 'modbus-request', ts: this.now, master: { address: masterAddress, port: 40_000 }, deviceId, unitId, transactionId, pdu: Buffer.from(pdu) });
+  }
+
+  /** The device's answer to a request, both as PDU bytes. */
+  modbusResponse(deviceId: string, masterAddress: string, requestPdu: readonly number[] | Buffer | null, pdu: readonly number[] | Buffer, unitId = 1): readonly string[] {
+    return this.monitor.pipeline.ingest({ kind: 'modbus-response', ts: this.now, master: { address: masterAddress, port: 40_000 }, deviceId, unitId, transactionId: 1, pdu: Buffer.from(pdu), requestPdu: requestPdu === null ? null : Buffer.from(requestPdu) });
+  }
+
   /** Heparin in ICU for an 80 kg patient at `rate` mL/h, programmed by the station. */
   programHeparin(deviceId = 'pump-01', rate = 14.4): void {
     this.command('station-4w', deviceId, 'program_infusion', { drug: 'heparin', rate_ml_h: rate, vtbi_ml: 250, weight_kg: 80, care_area: 'ICU' });

@@ -38,6 +38,15 @@ export const ALERT_CATALOGUE = {
   'command-stale': { severity: 'warning', description: 'A command arrived more than detection.replay.maxCommandAgeSeconds after the time written in it: a captured command re-sent later, or a sender whose clock is wrong.' },
   'device-silent': { severity: 'warning', description: 'A device that was seen sent no telemetry for detection.silence.intervals times its telemetry period, or went offline and did not come back within that time.' },
   'retained-command': { severity: 'high', description: 'A command was published with the MQTT retain flag, so the broker will deliver it again to the device at every reconnect.' },
+  'modbus-diagnostic-command': { severity: 'critical', description: 'Modbus diagnostics that silence or restart a device (FC8 force-listen-only or restart-communications) from a host that is not a maintenance host.' },
+  'modbus-maintenance-function': { severity: 'high', description: 'A maintenance function (other FC8 diagnostics, FC43/14 device identification, FC17 report server id) from a host that is not a maintenance host.' },
+  'modbus-function-not-allowed': { severity: 'high', description: 'A Modbus function code outside the device\'s allowlist (3, 4, 6, 16, 23): coils, file records, FIFO, vendor or unknown codes.' },
+  'modbus-unauthorized-write': { severity: 'critical', description: 'A register write from a Modbus master that the command policy does not allow to command this device.' },
+  'modbus-function-scan': { severity: 'high', description: 'A master drew several illegal-function exceptions in a short window: probing which function codes a device answers.' },
+  'modbus-address-scan': { severity: 'high', description: 'A master drew several illegal-data-address exceptions in a short window: probing the register map.' },
+  'modbus-unit-sweep': { severity: 'high', description: 'A master addressed many distinct unit ids in a short window: sweeping for devices behind a gateway.' },
+  'modbus-write-burst': { severity: 'high', description: 'Many register writes from one master in a short window (FrostyGoop-style FC16 loops).' },
+  'inspection-failed': { severity: 'high', description: 'The agent failed while inspecting a request and forwarded it unchecked (fail open); the request was not judged.' },
   'account-concurrent-session': { severity: 'high', description: 'An account connected from another client id or another address while it was already connected: the same credentials in use in two places at once.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

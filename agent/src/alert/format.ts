@@ -6,7 +6,8 @@ export function formatQuantity(value: number): string {
   return String(Number(value.toFixed(digits)));
 }
 
-/** " (sent by station-4w)" or " (sent by an anonymous client 10.0.0.9)". */
-export function sentBy(account: string | null, address: string): string {
-  return account === null ? ` (sent by an anonymous client at ${address})` : ` (sent by ${account})`;
+/** " (sent by station-4w)", " (sent by Modbus master 10.4.2.7)" or " (sent by an anonymous client at 10.0.0.9)". */
+export function sentBy(source: { readonly account: string | null; readonly address: string; readonly transport: 'mqtt' | 'modbus' }): string {
+  if (source.account !== null) return ` (sent by ${source.account})`;
+  return source.transport === 'modbus' ? ` (sent by Modbus master ${source.address})` : ` (sent by an anonymous client at ${source.address})`;
 }

@@ -12,6 +12,8 @@ interface AgentCommandOptions {
   readonly mqttPort: number;
   readonly httpHost: string;
   readonly httpPort: number;
+  readonly modbusHost: string;
+  readonly modbusPort?: number;
   readonly logLevel: string;
 }
 
@@ -25,6 +27,8 @@ export function registerAgentCommand(program: Command): void {
     .option('--mqtt-port <port>', 'MQTT broker port (0 = any free port, logged)', parsePort, 1883)
     .option('--http-host <address>', 'address the dashboard listens on; it has no login yet, so keep it on loopback unless the network is trusted', '127.0.0.1')
     .option('--http-port <port>', 'dashboard port (0 = any free port, logged)', parsePort, 8080)
+    .option('--modbus-host <address>', 'address the Modbus/TCP gateways listen on', '0.0.0.0')
+    .option('--modbus-port <port>', 'move the gateways of config modbus.gateways: the i-th listens on port + i (0 = each on a free port, logged)', parsePort)
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(async (options: AgentCommandOptions) => {
       const config = await loadConfigOrExit(options.config);
@@ -37,10 +41,13 @@ export function registerAgentCommand(program: Command): void {
           mqttPort: options.mqttPort,
           httpHost: options.httpHost,
           httpPort: options.httpPort,
+          modbusHost: options.modbusHost,
+          ...(options.modbusPort === undefined ? {} : { modbusPort: options.modbusPort }),
           logger,
         }),
       );
-      process.stdout.write(`wardwatch agent: MQTT on ${options.mqttHost}:${agent.mqttPort}, dashboard ${agent.url}, alerts in ${agent.alertLogFile}\n`);
+      const modbus = [...agent.modbusPorts].map(([device, port]) => `${device}:${port}`).join(', ');
+      process.stdout.write(`wardwatch agent: MQTT on ${options.mqttHost}:${agent.mqttPort}, dashboard ${agent.url}, alerts in ${agent.alertLogFile}${modbus.length > 0 ? `, Modbus gateways ${modbus}` : ''}\n`);
       stopOnSignal(() => agent.stop());
     });
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { crossReferenceIssues, siteConfigSchema, type ConfigIssue, type SiteConfig } from '../model/site-schema.ts';
 import { parseYamlDocument } from '../model/yaml-document.ts';
+import { ALERT_CATALOGUE } from '../alert/catalogue.ts';
 
 export type ConfigLoadResult =
   | { readonly ok: true; readonly config: SiteConfig; readonly warnings: readonly ConfigIssue[] }
@@ -30,11 +31,18 @@ function configWarnings(config: SiteConfig): ConfigIssue[] {
   return warnings;
 }
 
+/** Enforce lists name alert types, which the alert catalogue defines. */
+function enforceIssues(config: SiteConfig): ConfigIssue[] {
+  return config.modbus.enforce.flatMap((type, index) =>
+    Object.hasOwn(ALERT_CATALOGUE, type) ? [] : [{ path: `modbus.enforce[${index}]`, message: `"${type}" is not an alert type (see docs/protocol.md, Catalogue)` }],
+  );
+}
+
 /** Validates YAML text; every problem is reported with its path, nothing throws. */
 export function parseSiteConfig(text: string): ConfigLoadResult {
   const parsed = parseYamlDocument(text, siteConfigSchema);
   if (!parsed.ok) return parsed;
-  const crossIssues = crossReferenceIssues(parsed.value);
+  const crossIssues = [...crossReferenceIssues(parsed.value), ...enforceIssues(parsed.value)];
   if (crossIssues.length > 0) return { ok: false, issues: crossIssues };
   return { ok: true, config: deepFreeze(parsed.value), warnings: configWarnings(parsed.value) };
 }

@@ -33,14 +33,14 @@ export class AuthorizationDetector implements Detector {
   private inspectCommand(event: DeviceCommandEvent, report: FindingSink): void {
     const { source, device, message } = event;
     const label = deviceLabel(device);
-    const rule = this.policy.allowingRule(source.account, source.role, device, message.command);
+    const rule = this.policy.allowingRule(source.account, source.role, device, message.command, source.transport === 'modbus' ? source.address : null);
     if (rule === null) {
       report({
         type: 'unauthorized-command',
         ts: event.ts,
         device,
         dedupKey: `${device.config.id}|${source.account ?? source.address}|${message.command}`,
-        title: `${label}: ${message.command} from ${source.account ?? `an anonymous client at ${source.address}`}, which may not command this device`,
+        title: `${label}: ${message.command} from ${source.account ?? (source.transport === 'modbus' ? `Modbus master ${source.address}` : `an anonymous client at ${source.address}`)}, which may not command this device`,
         evidence: { ...commandEvidence(event), policy: 'no rule allows this account, device and command (default deny)' },
       });
     }

@@ -79,7 +79,7 @@ export class CommandReplayDetector implements Detector {
           ts: event.ts,
           device: event.device,
           dedupKey: `${deviceId}|${boundedKey(sender)}`,
-          title: `${deviceLabel(event.device)}: ${event.message.command} command with the id of one already received ${formatDuration(Math.max(0, ageMs))} earlier (replay window ${this.config.replay.windowHours} h)${sentBy(event.source.account, event.source.address)}`,
+          title: `${deviceLabel(event.device)}: ${event.message.command} command with the id of one already received ${formatDuration(Math.max(0, ageMs))} earlier (replay window ${this.config.replay.windowHours} h)${sentBy(event.source)}`,
           evidence: {
             ...commandEvidence(event),
             firstReceivedTs: previous.ts,

@@ -47,7 +47,7 @@ export class CommandStaleDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: `${event.device.config.id}|${boundedKey(sender)}`,
-      title: `${deviceLabel(event.device)}: ${event.message.command} command arrived ${formatDuration(ageMs)} after the time written in it (limit ${formatDuration(maxAgeMs)})${sentBy(event.source.account, event.source.address)}`,
+      title: `${deviceLabel(event.device)}: ${event.message.command} command arrived ${formatDuration(ageMs)} after the time written in it (limit ${formatDuration(maxAgeMs)})${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), writtenTs: written, ageMs, maxCommandAgeSeconds: this.config.replay.maxCommandAgeSeconds },
     });
   }

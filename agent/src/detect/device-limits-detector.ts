@@ -26,7 +26,7 @@ export class DeviceLimitsDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: `${event.device.config.id}|${violations.map((v) => v.param).join(',')}`,
-      title: `${deviceLabel(event.device)}: ${event.message.command} with ${described}${sentBy(event.source.account, event.source.address)}`,
+      title: `${deviceLabel(event.device)}: ${event.message.command} with ${described}${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), violations },
     });
   }

@@ -85,7 +85,7 @@ export class DrugLibraryDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: `${event.device.config.id}|${careArea}`,
-      title: `${deviceLabel(event.device)}: programmed under ${careArea.slice(0, 32)} limits, but the pump belongs to ${assigned}${sentBy(event.source.account, event.source.address)}`,
+      title: `${deviceLabel(event.device)}: programmed under ${careArea.slice(0, 32)} limits, but the pump belongs to ${assigned}${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), assignedCareArea: assigned },
     });
   }
@@ -99,7 +99,7 @@ export class DrugLibraryDetector implements Detector {
         ts: event.ts,
         device: event.device,
         dedupKey: `${event.device.config.id}|${context.careArea}|${context.drug}`,
-        title: `${label}: ${context.drug.slice(0, 32)} is not in the ${context.careArea.slice(0, 32)} drug library${sentBy(event.source.account, event.source.address)}`,
+        title: `${label}: ${context.drug.slice(0, 32)} is not in the ${context.careArea.slice(0, 32)} drug library${sentBy(event.source)}`,
         evidence: { ...commandEvidence(event), careArea: context.careArea, libraryDrugs: hasCareArea(this.library, context.careArea) ? Object.keys(this.library.careAreas[context.careArea]?.drugs ?? {}) : [] },
       });
       return;
@@ -113,7 +113,7 @@ export class DrugLibraryDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: `${event.device.config.id}|${context.drug}`,
-      title: `${label}: ${context.drug} ${formatQuantity(rate)} mL/h = ${formatQuantity(dose)} ${unit}, ${breach.type.includes('above') ? 'above' : 'below'} the ${breach.limitName} of ${formatQuantity(breach.limit)} ${unit}${sentBy(event.source.account, event.source.address)}`,
+      title: `${label}: ${context.drug} ${formatQuantity(rate)} mL/h = ${formatQuantity(dose)} ${unit}, ${breach.type.includes('above') ? 'above' : 'below'} the ${breach.limitName} of ${formatQuantity(breach.limit)} ${unit}${sentBy(event.source)}`,
       evidence: {
         ...commandEvidence(event),
         drug: context.drug,
@@ -139,7 +139,7 @@ export class DrugLibraryDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: `${event.device.config.id}|${current.drug}`,
-      title: `${deviceLabel(event.device)}: ${current.drug} rate changed ${formatQuantity(ratio)}× (${formatQuantity(previous)} → ${formatQuantity(rate)} mL/h)${sentBy(event.source.account, event.source.address)}`,
+      title: `${deviceLabel(event.device)}: ${current.drug} rate changed ${formatQuantity(ratio)}× (${formatQuantity(previous)} → ${formatQuantity(rate)} mL/h)${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), drug: current.drug, previousRateMlPerHour: previous, rateMlPerHour: rate, ratio, factor: this.detection.rateStepFactor },
     });
   }
@@ -156,7 +156,7 @@ export class DrugLibraryDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: `${event.device.config.id}|${context.drug}|bolus`,
-      title: `${deviceLabel(event.device)}: ${context.drug} bolus ${formatQuantity(volume)} mL = ${formatQuantity(dose)} ${unit}, above the bolus ${breach.limitName} of ${formatQuantity(breach.limit)} ${unit}${sentBy(event.source.account, event.source.address)}`,
+      title: `${deviceLabel(event.device)}: ${context.drug} bolus ${formatQuantity(volume)} mL = ${formatQuantity(dose)} ${unit}, above the bolus ${breach.limitName} of ${formatQuantity(breach.limit)} ${unit}${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), drug: context.drug, careArea: context.careArea, weightKg: context.weightKg, volumeMl: volume, dose, doseUnit: unit, bolusLimits: entry.bolus },
     });
   }

@@ -35,7 +35,7 @@ export class PacingDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: event.device.config.id,
-      title: `${deviceLabel(event.device)}: ${what}${implantText}${sentBy(event.source.account, event.source.address)}`,
+      title: `${deviceLabel(event.device)}: ${what}${implantText}${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), implantSerial: implant ?? null },
     });
   }

@@ -22,7 +22,7 @@ export class RetainedCommandDetector implements Detector {
       ts: event.ts,
       device: event.device,
       dedupKey: `${event.device.config.id}|${event.message.command}`,
-      title: `${deviceLabel(event.device)}: ${event.message.command} command was published as retained, so the broker will send it again every time the device reconnects${sentBy(event.source.account, event.source.address)}`,
+      title: `${deviceLabel(event.device)}: ${event.message.command} command was published as retained, so the broker will send it again every time the device reconnects${sentBy(event.source)}`,
       evidence: commandEvidence(event),
     });
   }

@@ -51,8 +51,54 @@ export interface SubscribeObservation {
   readonly topicFilters: readonly string[];
 }
 
+/** A Modbus master as the inspecting gateway saw it (Modbus/TCP has no login). */
+export interface ModbusPeer {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * One Modbus/TCP request ADU a master sent through the gateway to a device. `pdu` is the
+ * function code and data as framed; decoding is the normalizer's job.
+ */
+export interface ModbusRequestObservation {
+  readonly kind: 'modbus-request';
+  readonly ts: number;
+  readonly master: ModbusPeer;
+  readonly deviceId: string;
+  readonly unitId: number;
+  readonly transactionId: number;
+  readonly pdu: Buffer;
+}
+
+/** The device's answer, paired with its request by transaction id (null when unsolicited). */
+export interface ModbusResponseObservation {
+  readonly kind: 'modbus-response';
+  readonly ts: number;
+  readonly master: ModbusPeer;
+  readonly deviceId: string;
+  readonly unitId: number;
+  readonly transactionId: number;
+  readonly pdu: Buffer;
+  readonly requestPdu: Buffer | null;
+}
+
+/** Bytes on a Modbus flow that could not be framed, or a pairing problem; named, counted. */
+export interface ModbusAnomalyObservation {
+  readonly kind: 'modbus-anomaly';
+  readonly ts: number;
+  readonly master: ModbusPeer;
+  readonly deviceId: string;
+  readonly direction: 'request' | 'response';
+  readonly name: string;
+  readonly detail: string;
+}
+
 export type Observation =
   | ConnectObservation
+  | ModbusRequestObservation
+  | ModbusResponseObservation
+  | ModbusAnomalyObservation
   | AuthFailureObservation
   | DisconnectObservation
   | PublishObservation

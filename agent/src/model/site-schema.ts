@@ -121,6 +121,17 @@ const detectionSchema = z.strictObject({
      */
     intervals: z.number().min(2).default(3),
   }).prefault({}),
+  /** Modbus/TCP behaviour, per master address, in event time. */
+  modbus: z.strictObject({
+    /** Illegal-function exceptions answered to one master: probing which function codes exist. */
+    functionScan: burstSchema.default({ count: 5, windowSeconds: 60 }),
+    /** Illegal-data-address exceptions answered to one master: probing the register map. */
+    addressScan: burstSchema.default({ count: 10, windowSeconds: 60 }),
+    /** Distinct unit ids one master addresses: sweeping for devices behind a gateway. */
+    unitSweep: burstSchema.default({ count: 5, windowSeconds: 60 }),
+    /** Register writes from one master (FrostyGoop wrote holding registers in a loop). */
+    writeBurst: burstSchema.default({ count: 20, windowSeconds: 10 }),
+  }).prefault({}),
 }).prefault({});
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 10.4.2.11:502');
@@ -139,8 +150,12 @@ const modbusSchema = z.strictObject({
   gateways: z.array(modbusGatewaySchema).default([]),
   /** Hosts allowed to use maintenance function codes (diagnostics, identification, restart). */
   maintenanceHosts: z.array(z.union([z.ipv4(), z.ipv6()])).default([]),
-  /** `enforce`: forbidden writes are answered with a Modbus exception instead of being forwarded (opt-in). */
-  mode: z.enum(['monitor', 'enforce']).default('monitor'),
+  /**
+   * Enforce mode, opt-in per alert type: a request whose inspection raises one of these is
+   * answered with a Modbus exception instead of being forwarded. Empty (the default) is
+   * monitor mode: everything that frames as Modbus/TCP is forwarded.
+   */
+  enforce: z.array(z.string().min(1)).default([]),
 }).prefault({});
 
 export const siteConfigSchema = z.strictObject({

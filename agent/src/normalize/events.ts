@@ -1,10 +1,11 @@
 import type { CommandSpec, DeviceProfile } from '../model/device-profile.ts';
 import type { AccountRole, DeviceConfig } from '../model/site-schema.ts';
 import type { CommandMessage, DeviceStatus, ParamValue } from '../model/wire.ts';
+import type { ModbusRequest, ModbusResponse } from '../protocol/modbus/pdu-decoder.ts';
 
 /** Who sent something, as far as the ingest path could see. */
 export interface EventSource {
-  readonly transport: 'mqtt';
+  readonly transport: 'mqtt' | 'modbus';
   readonly clientId: string;
   /** Authenticated account; null when anonymous or not visible. */
   readonly account: string | null;
@@ -74,6 +75,27 @@ export interface OtherPublishEvent {
   readonly source: EventSource;
 }
 
+/** A Modbus request a master sent a device through the gateway, decoded. */
+export interface ModbusRequestEvent {
+  readonly kind: 'modbus-request';
+  readonly ts: number;
+  readonly device: InventoryDevice;
+  readonly source: EventSource;
+  readonly unitId: number;
+  readonly request: ModbusRequest;
+}
+
+/** The device's response, decoded, with the request it answers when known. */
+export interface ModbusResponseEvent {
+  readonly kind: 'modbus-response';
+  readonly ts: number;
+  readonly device: InventoryDevice;
+  readonly source: EventSource;
+  readonly unitId: number;
+  readonly response: ModbusResponse;
+  readonly request: ModbusRequest | null;
+}
+
 export interface ClientConnectEvent {
   readonly kind: 'client-connect';
   readonly ts: number;
@@ -110,6 +132,8 @@ export type PipelineEvent =
   | DeviceAckEvent
   | AnomalyEvent
   | OtherPublishEvent
+  | ModbusRequestEvent
+  | ModbusResponseEvent
   | ClientConnectEvent
   | ClientDisconnectEvent
   | AuthFailureEvent

@@ -46,6 +46,9 @@ export class Normalizer {
         };
       case 'mqtt-subscribe':
         return { kind: 'subscribe', ts: observation.ts, source: this.source(observation.client), topicFilters: observation.topicFilters };
+      default:
+        // Modbus observations have their own normalizer (modbus-normalizer.ts).
+        return null;
     }
   }
 

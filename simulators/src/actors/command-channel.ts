@@ -1,13 +1,13 @@
 import type { AckMessage, CommandMessage, ParamValue } from '../../../agent/src/model/wire.ts';
-import { parseWireTopic, topicFor } from '../../../agent/src/model/wire.ts';
 import type { SimClock } from '../clock.ts';
 import { isoTime } from '../clock.ts';
-import type { DeviceLink } from '../transports/device-link.ts';
+import type { StationTransport } from '../transports/station-transport.ts';
 
 /**
  * How an actor (a nurse station, an EP workstation) talks to devices: it sends commands
- * with unique ids under its account name and matches the devices' acks to them. The
- * pending table is bounded; an actor that never hears an ack relies on its own timeout.
+ * with unique ids under its account name and matches the devices' answers (acks on MQTT,
+ * responses on Modbus: station-transport.ts) to them. The pending table is bounded; an
+ * actor that never hears an answer relies on its own timeout.
  */
 
 export interface SentCommand<Context> {
@@ -19,7 +19,7 @@ export interface SentCommand<Context> {
 export type AckHandler<Context> = (sent: SentCommand<Context>, ack: AckMessage) => void;
 
 export interface CommandChannelOptions<Context> {
-  readonly link: DeviceLink;
+  readonly transport: StationTransport;
   readonly clock: SimClock;
   /** MQTT account the commands are sent as (the `issuer` field). */
   readonly issuer: string;
@@ -30,23 +30,8 @@ export interface CommandChannelOptions<Context> {
 
 const DEFAULT_MAX_PENDING = 256;
 
-function parseAck(payload: Buffer): AckMessage | null {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return null;
-  const record = parsed as Record<string, unknown>;
-  if (typeof record.id !== 'string' || typeof record.ok !== 'boolean' || typeof record.ts !== 'string') return null;
-  return typeof record.error === 'string'
-    ? { id: record.id, ts: record.ts, ok: record.ok, error: record.error }
-    : { id: record.id, ts: record.ts, ok: record.ok };
-}
-
 export class CommandChannel<Context> {
-  private readonly link: DeviceLink;
+  private readonly transport: StationTransport;
   private readonly clock: SimClock;
   private readonly issuer: string;
   private readonly onAck: AckHandler<Context>;
@@ -58,7 +43,7 @@ export class CommandChannel<Context> {
   private readonly watched = new Set<string>();
 
   constructor(options: CommandChannelOptions<Context>) {
-    this.link = options.link;
+    this.transport = options.transport;
     this.clock = options.clock;
     this.issuer = options.issuer;
     this.onAck = options.onAck;
@@ -66,11 +51,11 @@ export class CommandChannel<Context> {
     this.runTag = Math.floor(this.clock.now()).toString(36);
   }
 
-  /** Subscribes to a device's acks; call once per device before sending to it. */
+  /** Listens for a device's answers; call once per device before sending to it. */
   watch(deviceId: string): void {
     if (this.watched.has(deviceId)) return;
     this.watched.add(deviceId);
-    this.link.subscribe(topicFor(deviceId, 'ack'), this.onAckMessage);
+    this.transport.watchOutcomes(deviceId, this.onOutcome);
   }
 
   /**
@@ -98,19 +83,17 @@ export class CommandChannel<Context> {
   }
 
   transmit(sent: SentCommand<Context>): void {
-    this.link.publish(topicFor(sent.deviceId, 'command'), JSON.stringify(sent.message), { qos: 1 });
+    this.transport.send(sent.deviceId, sent.message);
   }
 
   get pendingCount(): number {
     return this.pending.size;
   }
 
-  private readonly onAckMessage = (topic: string, payload: Buffer): void => {
-    const ack = parseAck(payload);
-    if (ack === null) return;
+  private readonly onOutcome = (deviceId: string, ack: AckMessage): void => {
     const sent = this.pending.get(ack.id);
-    // Acks to other actors' commands share the topic; they are not ours to handle.
-    if (sent === undefined || parseWireTopic(topic)?.deviceId !== sent.deviceId) return;
+    // Acks to other actors' commands share the MQTT topic; they are not ours to handle.
+    if (sent === undefined || deviceId !== sent.deviceId) return;
     this.pending.delete(ack.id);
     this.onAck(sent, ack);
   };

@@ -2,7 +2,7 @@ import type { DeviceConfig } from '../../../agent/src/model/site-schema.ts';
 import type { AckMessage, ParamValue } from '../../../agent/src/model/wire.ts';
 import type { SimClock, SimTimer } from '../clock.ts';
 import type { Random } from '../random.ts';
-import type { DeviceLink } from '../transports/device-link.ts';
+import type { StationTransport } from '../transports/station-transport.ts';
 import { EP_CLINICIANS } from './clinician-roster.ts';
 import { CommandChannel } from './command-channel.ts';
 import type { SentCommand } from './command-channel.ts';
@@ -17,7 +17,8 @@ import type { SentCommand } from './command-channel.ts';
  */
 
 export interface EpClinicOptions {
-  readonly link: DeviceLink;
+  /** How the workstation reaches its programmers: MQTT, Modbus, or each its own (station-transport.ts). */
+  readonly transport: StationTransport;
   readonly clock: SimClock;
   readonly random: Random;
   /** The EP workstation's MQTT account, sent as `issuer`. */
@@ -69,7 +70,7 @@ export function routinePacingProgram(random: Random): Record<string, ParamValue>
 }
 
 export class EpClinic {
-  private readonly link: DeviceLink;
+  private readonly transport: StationTransport;
   private readonly clock: SimClock;
   private readonly random: Random;
   private readonly issuer: string;
@@ -79,12 +80,12 @@ export class EpClinic {
   private running = false;
 
   constructor(options: EpClinicOptions) {
-    this.link = options.link;
+    this.transport = options.transport;
     this.clock = options.clock;
     this.random = options.random;
     this.issuer = options.issuer;
     this.log = options.log;
-    this.channel = new CommandChannel<ProgrammerVisit>({ link: this.link, clock: this.clock, issuer: this.issuer, onAck: this.onAck });
+    this.channel = new CommandChannel<ProgrammerVisit>({ transport: this.transport, clock: this.clock, issuer: this.issuer, onAck: this.onAck });
     this.visits = options.programmers.map((device) => new ProgrammerVisit(device, this.runTimer));
   }
 
@@ -102,7 +103,7 @@ export class EpClinic {
     if (!this.running) return;
     this.running = false;
     for (const visit of this.visits) this.cancelTimer(visit);
-    await this.link.close();
+    await this.transport.close();
   }
 
   private readonly runTimer = (visit: ProgrammerVisit): void => {

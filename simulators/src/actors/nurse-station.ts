@@ -1,9 +1,8 @@
 import type { DeviceConfig, DrugEntry, SiteConfig } from '../../../agent/src/model/site-schema.ts';
 import type { AckMessage, ParamValue } from '../../../agent/src/model/wire.ts';
-import { parseWireTopic, topicFor } from '../../../agent/src/model/wire.ts';
 import type { SimClock, SimTimer } from '../clock.ts';
 import type { Random } from '../random.ts';
-import type { DeviceLink } from '../transports/device-link.ts';
+import type { StationTransport } from '../transports/station-transport.ts';
 import { nurseFor } from './clinician-roster.ts';
 import { CommandChannel } from './command-channel.ts';
 import type { SentCommand } from './command-channel.ts';
@@ -35,10 +34,11 @@ export function findDemoPump(devices: readonly DeviceConfig[]): DeviceConfig | u
 }
 
 export interface NurseStationOptions {
-  readonly link: DeviceLink;
+  /** How the station reaches its pumps: MQTT, Modbus, or each pump its own (station-transport.ts). */
+  readonly transport: StationTransport;
   readonly clock: SimClock;
   readonly random: Random;
-  /** The station's MQTT account, sent as `issuer`. */
+  /** The station's MQTT account, sent as `issuer` (on Modbus, only in ids and logs: a master has no account). */
   readonly issuer: string;
   readonly ward: string;
   readonly drugLibrary: SiteConfig['drugLibrary'];
@@ -128,7 +128,7 @@ function round1(value: number): number {
 }
 
 export class NurseStation {
-  private readonly link: DeviceLink;
+  private readonly transport: StationTransport;
   private readonly clock: SimClock;
   private readonly random: Random;
   private readonly issuer: string;
@@ -140,13 +140,13 @@ export class NurseStation {
   private running = false;
 
   constructor(options: NurseStationOptions) {
-    this.link = options.link;
+    this.transport = options.transport;
     this.clock = options.clock;
     this.random = options.random;
     this.issuer = options.issuer;
     this.ward = options.ward;
     this.log = options.log;
-    this.channel = new CommandChannel<CommandContext>({ link: this.link, clock: this.clock, issuer: this.issuer, onAck: this.onAck });
+    this.channel = new CommandChannel<CommandContext>({ transport: this.transport, clock: this.clock, issuer: this.issuer, onAck: this.onAck });
     const demoPump = findDemoPump(options.pumps);
     const nextDrugIndex = new Map<string, number>();
     options.pumps.forEach((device, index) => {
@@ -177,7 +177,7 @@ export class NurseStation {
     this.running = true;
     for (const bed of this.beds) {
       this.channel.watch(bed.device.id);
-      this.link.subscribe(topicFor(bed.device.id, 'telemetry'), this.onTelemetry);
+      this.transport.watchTelemetry(bed.device.id, this.onTelemetry);
     }
     for (const bed of this.beds) {
       // The morning round: every bed programmed within the first minute, not all at once.
@@ -205,7 +205,7 @@ export class NurseStation {
     if (!this.running) return;
     this.running = false;
     for (const bed of this.beds) this.cancelTimer(bed);
-    await this.link.close();
+    await this.transport.close();
   }
 
   private readonly runTimer = (bed: Bedside): void => {
@@ -395,17 +395,10 @@ export class NurseStation {
     }
   }
 
-  private readonly onTelemetry = (topic: string, payload: Buffer): void => {
+  private readonly onTelemetry = (deviceId: string, telemetry: Readonly<Record<string, unknown>>): void => {
     if (!this.running) return;
-    const deviceId = parseWireTopic(topic)?.deviceId;
-    const bed = deviceId === undefined ? undefined : this.bedsByDeviceId.get(deviceId);
+    const bed = this.bedsByDeviceId.get(deviceId);
     if (bed === undefined) return;
-    let telemetry: Record<string, unknown>;
-    try {
-      telemetry = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      return;
-    }
     const ts = typeof telemetry.ts === 'string' ? Date.parse(telemetry.ts) : NaN;
     if (!(ts >= bed.lastAckMs)) return;
     if (typeof telemetry.state === 'string') bed.pumpState = telemetry.state;

@@ -57,6 +57,8 @@ function commandIdOf(payload: string): string | null {
 
 export abstract class SimulatedDevice {
   readonly deviceId: string;
+  /** The profile the device encodes and decodes with (and its Modbus map is derived from). */
+  readonly profile: DeviceProfile;
   protected readonly clock: SimClock;
   protected readonly random: Random;
   protected readonly log: ((line: string) => void) | undefined;
@@ -68,7 +70,8 @@ export abstract class SimulatedDevice {
   private nextTelemetryAt = 0;
   private running = false;
 
-  protected constructor(private readonly profile: DeviceProfile, options: SimulatedDeviceOptions) {
+  protected constructor(profile: DeviceProfile, options: SimulatedDeviceOptions) {
+    this.profile = profile;
     this.deviceId = options.deviceId;
     this.link = options.link;
     this.clock = options.clock;
@@ -130,6 +133,30 @@ export abstract class SimulatedDevice {
     this.telemetryTimer = this.clock.after(this.nextTelemetryAt - this.clock.now(), this.onTelemetryDue);
   };
 
+  /**
+   * Runs a decoded command, whichever transport brought it (MQTT here, Modbus in
+   * modbus-register-bank.ts): one code path for what the device does. A value outside the
+   * device limits is refused before the device acts, as real hardware refuses it. Returns
+   * why the device refused, or null when it obeyed. `answer` runs once the device has
+   * acted and before it reports its new state, so that on MQTT the ack precedes the
+   * telemetry that shows the change.
+   */
+  executeCommand(message: CommandMessage, spec: CommandSpec, answer?: (error: string | null) => void): string | null {
+    const first = deviceLimitViolations(spec, message.params)[0];
+    let error: string | null;
+    if (!this.running) error = 'device is not running';
+    else if (first !== undefined) error = formatLimitViolation(first);
+    else error = this.applyCommand(message, spec);
+    answer?.(error);
+    if (error === null) {
+      // A device reports its new state as soon as it changes, not only at the next period.
+      this.publishTelemetry();
+    } else if (this.log !== undefined) {
+      this.log(`${this.deviceId}: refused ${message.command} from ${message.issuer}/${message.user}: ${error}`);
+    }
+    return error;
+  }
+
   private readonly onCommandMessage = (_topic: string, payload: Buffer): void => {
     if (!this.running) return;
     const text = payload.toString('utf8');
@@ -141,16 +168,7 @@ export abstract class SimulatedDevice {
       return;
     }
     const { message, spec } = decoded;
-    const violations = deviceLimitViolations(spec, message.params);
-    const first = violations[0];
-    const error = first !== undefined ? formatLimitViolation(first) : this.applyCommand(message, spec);
-    this.ack(message.id, error);
-    if (error === null) {
-      // A device reports its new state as soon as it changes, not only at the next period.
-      this.publishTelemetry();
-    } else if (this.log !== undefined) {
-      this.log(`${this.deviceId}: refused ${message.command} from ${message.issuer}/${message.user}: ${error}`);
-    }
+    this.executeCommand(message, spec, (error) => this.ack(message.id, error));
   };
 
   private ack(id: string, error: string | null): void {

@@ -1,0 +1,203 @@
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { AlertType } from '../alert/catalogue.ts';
+import { MbapFramer, TransactionPairer } from '../protocol/modbus/index.ts';
+import type { FramerSink, ModbusAdu, ModbusAnomalyName } from '../protocol/modbus/types.ts';
+import { normalizeAddress } from './address.ts';
+import type { ModbusPeer, Observation } from './observation.ts';
+
+export interface GatewayRoute {
+  readonly deviceId: string;
+  readonly listenPort: number;
+  readonly targetHost: string;
+  readonly targetPort: number;
+}
+
+export interface ModbusGatewayOptions {
+  readonly host: string;
+  readonly routes: readonly GatewayRoute[];
+  /** The pipeline: returns the types of the findings an observation caused. */
+  readonly ingest: (observation: Observation) => readonly AlertType[];
+  /** Finding types that block a request (enforce mode, opt-in per type); empty = monitor only. */
+  readonly enforce: ReadonlySet<AlertType>;
+  /** The inspection of a request threw: it was forwarded unchecked (fail open); raise it. */
+  readonly onInspectionFailure: (deviceId: string, master: ModbusPeer, error: unknown) => void;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/** Masters at once on one gateway port (DESIGN.md, principle 3); more are refused. */
+export const MAX_MASTERS_PER_GATEWAY = 64;
+
+/** Modbus App Proto v1.1b3 §7: exception codes the gateway answers with when it blocks. */
+const ILLEGAL_FUNCTION = 0x01;
+const ILLEGAL_DATA_VALUE = 0x03;
+const VALUE_FINDINGS: ReadonlySet<AlertType> = new Set<AlertType>([
+  'dose-above-hard-limit', 'dose-below-hard-limit', 'bolus-above-hard-limit', 'device-limit-exceeded', 'rate-step-tenfold',
+  'pacing-tachy-therapy-off', 'pacing-asynchronous-mode', 'pacing-amplitude-off',
+]);
+
+/** MBAP header + PDU (Modbus Messaging on TCP/IP Implementation Guide v1.0b §3.1.3). */
+export function encodeAdu(transactionId: number, unitId: number, pdu: Buffer): Buffer {
+  const adu = Buffer.allocUnsafe(7 + pdu.length);
+  adu.writeUInt16BE(transactionId, 0);
+  adu.writeUInt16BE(0, 2);
+  adu.writeUInt16BE(pdu.length + 1, 4);
+  adu.writeUInt8(unitId, 6);
+  pdu.copy(adu, 7);
+  return adu;
+}
+
+function exceptionAdu(request: ModbusAdu, exceptionCode: number): Buffer {
+  return encodeAdu(request.transactionId, request.unitId, Buffer.from([(request.functionCode | 0x80) & 0xff, exceptionCode]));
+}
+
+/**
+ * One master's connection through the gateway to its device: a framer per direction,
+ * transaction pairing, and the inspection of every request before it is forwarded.
+ */
+class GatewaySession {
+  private readonly requests = new MbapFramer();
+  private readonly responses = new MbapFramer();
+  private readonly pairer = new TransactionPairer<null>();
+  private readonly master: ModbusPeer;
+  private readonly requestSink: FramerSink;
+  private readonly responseSink: FramerSink;
+
+  constructor(
+    private readonly route: GatewayRoute,
+    private readonly masterSocket: Socket,
+    private readonly deviceSocket: Socket,
+    private readonly options: ModbusGatewayOptions,
+    private readonly now: () => number,
+  ) {
+    this.master = { address: normalizeAddress(masterSocket.remoteAddress), port: masterSocket.remotePort ?? 0 };
+    this.requestSink = { frame: (adu) => this.onRequest(adu), anomaly: (name, detail) => this.onAnomaly('request', name, detail) };
+    this.responseSink = { frame: (adu) => this.onResponse(adu), anomaly: (name, detail) => this.onAnomaly('response', name, detail) };
+    masterSocket.on('data', (chunk: Buffer) => this.requests.push(chunk, this.requestSink));
+    deviceSocket.on('data', (chunk: Buffer) => this.responses.push(chunk, this.responseSink));
+  }
+
+  private observe(observation: Observation): readonly AlertType[] {
+    try {
+      return this.options.ingest(observation);
+    } catch (error) {
+      // Fail open: a bug in the monitor must never stop a clinical command (DESIGN.md).
+      this.options.onInspectionFailure(this.route.deviceId, this.master, error);
+      return [];
+    }
+  }
+
+  private onRequest(adu: ModbusAdu): void {
+    const findings = this.observe({
+      kind: 'modbus-request',
+      ts: this.now(),
+      master: this.master,
+      deviceId: this.route.deviceId,
+      unitId: adu.unitId,
+      transactionId: adu.transactionId,
+      pdu: adu.pdu,
+    });
+    const { enforce } = this.options;
+    if (enforce.size > 0) {
+      const blocking = findings.filter((type) => enforce.has(type));
+      if (blocking.length > 0) {
+        const code = blocking.some((type) => VALUE_FINDINGS.has(type)) ? ILLEGAL_DATA_VALUE : ILLEGAL_FUNCTION;
+        this.options.logger.warn({ device: this.route.deviceId, master: this.master.address, blocked: blocking }, 'modbus request blocked (enforce)');
+        this.masterSocket.write(exceptionAdu(adu, code));
+        return;
+      }
+    }
+    const flood = this.pairer.request(adu, null, this.now());
+    if (flood.anomaly !== undefined) this.onAnomaly('request', flood.anomaly, `more than the pending-request cap on this connection`);
+    this.deviceSocket.write(encodeAdu(adu.transactionId, adu.unitId, adu.pdu));
+  }
+
+  private onResponse(adu: ModbusAdu): void {
+    const paired = this.pairer.response(adu, this.now());
+    if ('anomaly' in paired) this.onAnomaly('response', paired.anomaly, `transaction ${adu.transactionId} matches no pending request`);
+    this.observe({
+      kind: 'modbus-response',
+      ts: this.now(),
+      master: this.master,
+      deviceId: this.route.deviceId,
+      unitId: adu.unitId,
+      transactionId: adu.transactionId,
+      pdu: adu.pdu,
+      requestPdu: 'request' in paired ? paired.request.pdu : null,
+    });
+    this.masterSocket.write(encodeAdu(adu.transactionId, adu.unitId, adu.pdu));
+  }
+
+  private onAnomaly(direction: 'request' | 'response', name: ModbusAnomalyName | string, detail: string): void {
+    this.observe({ kind: 'modbus-anomaly', ts: this.now(), master: this.master, deviceId: this.route.deviceId, direction, name, detail });
+  }
+}
+
+/**
+ * The inspecting Modbus/TCP gateway (DESIGN.md, way 3): masters connect to the agent, one
+ * listen port per device; each request is framed by the agent's own parser, observed
+ * (so the pipeline judges it as it would an MQTT command) and forwarded to the device,
+ * and each response is paired, observed and sent back. Monitor mode forwards everything
+ * that frames as Modbus/TCP; enforce mode answers a request whose findings are in the
+ * enforce list with a Modbus exception instead. Bytes that do not frame are not forwarded.
+ */
+export class ModbusGatewayIngest {
+  private readonly servers: Server[] = [];
+  private readonly sockets = new Set<Socket>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: ModbusGatewayOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Starts every route; returns the bound port of each, in route order. */
+  async start(): Promise<{ deviceId: string; port: number }[]> {
+    const bound: { deviceId: string; port: number }[] = [];
+    for (const route of this.options.routes) {
+      const server = createServer((master) => this.accept(route, server, master));
+      server.maxConnections = MAX_MASTERS_PER_GATEWAY;
+      this.servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(route.listenPort, this.options.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      bound.push({ deviceId: route.deviceId, port: (server.address() as AddressInfo).port });
+    }
+    return bound;
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  }
+
+  private accept(route: GatewayRoute, _server: Server, master: Socket): void {
+    this.track(master);
+    master.setNoDelay(true);
+    master.pause();
+    const device = connect({ host: route.targetHost, port: route.targetPort });
+    this.track(device);
+    device.setNoDelay(true);
+    device.once('connect', () => {
+      new GatewaySession(route, master, device, this.options, this.now);
+      master.resume();
+    });
+    device.once('error', (error) => {
+      const peer = { address: normalizeAddress(master.remoteAddress), port: master.remotePort ?? 0 };
+      this.options.ingest({ kind: 'modbus-anomaly', ts: this.now(), master: peer, deviceId: route.deviceId, direction: 'response', name: 'gateway-target-unreachable', detail: `${route.targetHost}:${route.targetPort}: ${(error as NodeJS.ErrnoException).code ?? error.message}` });
+    });
+    device.once('close', () => master.destroy());
+    master.once('close', () => device.destroy());
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    this.servers.length = 0;
+  }
+}

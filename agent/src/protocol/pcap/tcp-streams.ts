@@ -1,0 +1,381 @@
+/**
+ * A simple per-flow, per-direction TCP stream assembler (RFC 9293 sequence space): it
+ * delivers each direction's payload in sequence order, holds a bounded number of
+ * out-of-order segments, drops data it has already delivered (retransmissions), and
+ * when a hole cannot be filled reports `tcp-gap` and carries on after it. Overlapping
+ * retransmissions with different content are not compared yet: the first copy wins.
+ *
+ * Which end is the client: the sender of a SYN, the receiver of a SYN-ACK, or else the
+ * end that is not on a well-known server port (502 Modbus/TCP, 1883/8883 MQTT), or else
+ * the end with the higher port.
+ *
+ * Bounds (DESIGN.md, principle 3): at most `maxFlows` flows (least recently active
+ * evicted first), `maxOutOfOrderSegments` held per direction and
+ * `maxBufferedBytesPerFlow` held per flow; worst case memory is about
+ * maxFlows × maxBufferedBytesPerFlow. Each overflow is a counted anomaly.
+ */
+import { TCP_FLAGS, type TcpSegment } from './ip-tcp.ts';
+
+export type TcpStreamAnomalyName =
+  | 'tcp-gap'               // bytes that never arrived: the stream continues after them
+  | 'tcp-flow-overflow'     // a live flow evicted because `maxFlows` were tracked
+  | 'tcp-segment-overflow'  // more out-of-order segments than `maxOutOfOrderSegments`
+  | 'tcp-buffer-overflow';  // more out-of-order bytes than `maxBufferedBytesPerFlow`
+
+export interface Endpoint {
+  readonly ip: string;
+  readonly port: number;
+}
+
+export type StreamDirection = 'client-to-server' | 'server-to-client';
+
+/** One direction of a connection, as handed to the sink; the same object every time. */
+export interface TcpFlow {
+  /** `client->server`, e.g. `10.0.0.5:50312->10.0.0.9:502` or `[fe80::1]:50312->[fe80::2]:1883`. */
+  readonly key: string;
+  readonly client: Endpoint;
+  readonly server: Endpoint;
+  readonly direction: StreamDirection;
+}
+
+/** Why a flow's streams ended: no more data will come for this flow object. */
+export type FlowEndReason =
+  | 'closed'    // FIN in both directions, all data delivered
+  | 'reset'     // RST
+  | 'reused'    // a new SYN on the same four-tuple starts another connection
+  | 'evicted'   // pushed out by the flow cap
+  | 'flushed';  // end of input
+
+export interface TcpStreamSink {
+  /** In-order payload of one direction; `tsMicros` is the time of the segment that completed it. */
+  onData(flow: TcpFlow, payload: Buffer, tsMicros: number): void;
+  onAnomaly?(name: TcpStreamAnomalyName, detail: string, flow: TcpFlow | null): void;
+  /** Called once per flow, with its client-to-server view. */
+  onEnd?(flow: TcpFlow, reason: FlowEndReason): void;
+}
+
+export interface TcpStreamOptions {
+  /** Well-known server ports that decide direction when no SYN was seen. */
+  readonly serverPorts?: Iterable<number>;
+  readonly maxFlows?: number;
+  readonly maxOutOfOrderSegments?: number;
+  readonly maxBufferedBytesPerFlow?: number;
+}
+
+export const DEFAULT_SERVER_PORTS: readonly number[] = [502, 1883, 8883];
+export const DEFAULT_MAX_FLOWS = 10_000;
+export const DEFAULT_MAX_OUT_OF_ORDER_SEGMENTS = 64;
+export const DEFAULT_MAX_BUFFERED_BYTES_PER_FLOW = 64 * 1024;
+
+interface HeldSegment {
+  readonly seq: number;
+  readonly data: Buffer;
+}
+
+/** One direction's sequence state. */
+interface HalfStream {
+  readonly view: TcpFlow;
+  /** False until the first SYN, data or FIN gives the sequence number to expect. */
+  synced: boolean;
+  nextSeq: number;
+  /** Sequence number after the last byte before FIN, or -1. */
+  finSeq: number;
+  /** Highest acknowledgement the peer sent for this direction, once `peerAcked`. */
+  peerAck: number;
+  peerAcked: boolean;
+  /** Out-of-order segments, ordered by sequence number from `nextSeq`. */
+  held: HeldSegment[];
+}
+
+interface FlowState {
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly toServer: HalfStream;
+  readonly toClient: HalfStream;
+  heldBytes: number;
+  carriedData: boolean;
+  /** Ended flows stay as tombstones until evicted, so late retransmissions stay quiet. */
+  ended: boolean;
+}
+
+/** Signed distance a − b in 32-bit sequence space (RFC 9293 §3.4). */
+function seqDiff(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+function endpointText(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+export class TcpStreamAssembler {
+  private readonly flows = new Map<string, FlowState>();
+  private lastTouched: string | null = null;
+  private readonly serverPorts: ReadonlySet<number>;
+  private readonly maxFlows: number;
+  private readonly maxOutOfOrderSegments: number;
+  private readonly maxBufferedBytesPerFlow: number;
+
+  /** Payload bytes delivered to `onData`. */
+  deliveredBytes = 0;
+
+  constructor(
+    private readonly sink: TcpStreamSink,
+    options: TcpStreamOptions = {},
+  ) {
+    this.serverPorts = new Set(options.serverPorts ?? DEFAULT_SERVER_PORTS);
+    this.maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
+    this.maxOutOfOrderSegments = options.maxOutOfOrderSegments ?? DEFAULT_MAX_OUT_OF_ORDER_SEGMENTS;
+    this.maxBufferedBytesPerFlow = options.maxBufferedBytesPerFlow ?? DEFAULT_MAX_BUFFERED_BYTES_PER_FLOW;
+  }
+
+  /** Flows tracked, ended ones included until they are evicted. */
+  get size(): number {
+    return this.flows.size;
+  }
+
+  push(segment: TcpSegment, tsMicros = 0): void {
+    const { flags, payload } = segment;
+    const syn = (flags & TCP_FLAGS.SYN) !== 0;
+    const ack = (flags & TCP_FLAGS.ACK) !== 0;
+    const fin = (flags & TCP_FLAGS.FIN) !== 0;
+    const rst = (flags & TCP_FLAGS.RST) !== 0;
+    const source = endpointText(segment.src, segment.srcPort);
+    const destination = endpointText(segment.dst, segment.dstPort);
+    const key = source < destination ? `${source} ${destination}` : `${destination} ${source}`;
+
+    let flow = this.flows.get(key);
+    if (flow !== undefined && syn && !ack) {
+      // A SYN from the server's side, or after the connection carried data or ended, opens
+      // a new connection on the same four-tuple; a repeated SYN only resets its direction.
+      if (!this.fromClient(flow, segment) || flow.carriedData || flow.ended) {
+        this.end(key, flow, 'reused');
+        flow = undefined;
+      }
+    }
+    if (flow === undefined) {
+      // Pure ACKs and RSTs of connections never seen open no flow.
+      if (rst || (!syn && payload.length === 0)) return;
+      flow = this.open(key, segment, source, destination, syn, ack);
+    } else {
+      if (flow.ended) return;
+      this.touch(key, flow);
+    }
+
+    const fromClient = this.fromClient(flow, segment);
+    const half = fromClient ? flow.toServer : flow.toClient;
+    const other = fromClient ? flow.toClient : flow.toServer;
+    let dataSeq = segment.seq;
+    if (syn) {
+      // RFC 9293 §3.4: the SYN takes one sequence number; data (TCP Fast Open) follows it.
+      dataSeq = (segment.seq + 1) >>> 0;
+      this.resetHalf(flow, half, dataSeq);
+    } else if (!half.synced && (payload.length > 0 || fin)) {
+      // Joined mid-stream: the first data seen sets the sequence to expect.
+      half.synced = true;
+      half.nextSeq = dataSeq;
+    }
+    if (payload.length > 0) this.data(flow, half, dataSeq, payload, tsMicros);
+    if (fin) half.finSeq = (dataSeq + payload.length) >>> 0;
+    if (ack && (!other.peerAcked || seqDiff(segment.ack, other.peerAck) > 0)) {
+      other.peerAck = segment.ack;
+      other.peerAcked = true;
+      // The peer acknowledges bytes past a hole the capture never showed: they were
+      // received, so no retransmission will fill the hole for us.
+      if (other.held.length > 0 && seqDiff(segment.ack, other.nextSeq) > 0) this.skipHole(flow, other, tsMicros, `acknowledged by ${source}`);
+    }
+    if (rst) {
+      this.drainAll(flow, tsMicros, 'reset');
+      this.end(key, flow, 'reset');
+      return;
+    }
+    if (this.finished(flow.toServer) && this.finished(flow.toClient)) this.end(key, flow, 'closed');
+  }
+
+  /** End of input: deliver what is held (reporting the holes before it) and end every flow. */
+  flush(tsMicros = 0): void {
+    for (const [key, flow] of this.flows) {
+      if (flow.ended) continue;
+      this.drainAll(flow, tsMicros, 'end of input');
+      this.end(key, flow, 'flushed');
+    }
+    this.flows.clear();
+    this.lastTouched = null;
+  }
+
+  private fromClient(flow: FlowState, segment: TcpSegment): boolean {
+    return segment.srcPort === flow.clientPort && segment.src === flow.clientIp;
+  }
+
+  private open(key: string, segment: TcpSegment, source: string, destination: string, syn: boolean, ack: boolean): FlowState {
+    if (this.flows.size >= this.maxFlows) this.evictOldest();
+    let senderIsClient: boolean;
+    if (syn) senderIsClient = !ack;
+    else {
+      const toServerPort = this.serverPorts.has(segment.dstPort);
+      const fromServerPort = this.serverPorts.has(segment.srcPort);
+      if (toServerPort !== fromServerPort) senderIsClient = toServerPort;
+      else senderIsClient = segment.dstPort <= segment.srcPort;
+    }
+    const client: Endpoint = senderIsClient ? { ip: segment.src, port: segment.srcPort } : { ip: segment.dst, port: segment.dstPort };
+    const server: Endpoint = senderIsClient ? { ip: segment.dst, port: segment.dstPort } : { ip: segment.src, port: segment.srcPort };
+    const flowKey = senderIsClient ? `${source}->${destination}` : `${destination}->${source}`;
+    const half = (direction: StreamDirection): HalfStream => ({
+      view: { key: flowKey, client, server, direction },
+      synced: false,
+      nextSeq: 0,
+      finSeq: -1,
+      peerAck: 0,
+      peerAcked: false,
+      held: [],
+    });
+    const flow: FlowState = {
+      clientIp: client.ip,
+      clientPort: client.port,
+      toServer: half('client-to-server'),
+      toClient: half('server-to-client'),
+      heldBytes: 0,
+      carriedData: false,
+      ended: false,
+    };
+    this.flows.set(key, flow);
+    this.lastTouched = key;
+    return flow;
+  }
+
+  /** Keeps the Map in least-recently-active order. */
+  private touch(key: string, flow: FlowState): void {
+    if (this.lastTouched === key) return;
+    this.flows.delete(key);
+    this.flows.set(key, flow);
+    this.lastTouched = key;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.flows.entries().next().value;
+    if (oldest === undefined) return;
+    const [key, flow] = oldest;
+    if (!flow.ended) {
+      this.sink.onAnomaly?.('tcp-flow-overflow', `${this.maxFlows} flows tracked: ${flow.toServer.view.key} evicted`, flow.toServer.view);
+      this.end(key, flow, 'evicted');
+    }
+    this.flows.delete(key);
+    if (this.lastTouched === key) this.lastTouched = null;
+  }
+
+  private end(key: string, flow: FlowState, reason: FlowEndReason): void {
+    if (!flow.ended) {
+      flow.ended = true;
+      this.sink.onEnd?.(flow.toServer.view, reason);
+    }
+    flow.toServer.held = [];
+    flow.toClient.held = [];
+    flow.heldBytes = 0;
+    // A replaced flow leaves the table; a closed or reset one stays as a tombstone.
+    if (reason === 'reused' || reason === 'flushed') {
+      this.flows.delete(key);
+      if (this.lastTouched === key) this.lastTouched = null;
+    }
+  }
+
+  private resetHalf(flow: FlowState, half: HalfStream, nextSeq: number): void {
+    for (const held of half.held) flow.heldBytes -= held.data.length;
+    half.held = [];
+    half.synced = true;
+    half.nextSeq = nextSeq;
+    half.finSeq = -1;
+    half.peerAcked = false;
+  }
+
+  private finished(half: HalfStream): boolean {
+    return half.finSeq >= 0 && half.held.length === 0 && half.nextSeq === half.finSeq;
+  }
+
+  private deliver(flow: FlowState, half: HalfStream, payload: Buffer, tsMicros: number): void {
+    flow.carriedData = true;
+    this.deliveredBytes += payload.length;
+    this.sink.onData(half.view, payload, tsMicros);
+  }
+
+  private data(flow: FlowState, half: HalfStream, seq: number, payload: Buffer, tsMicros: number): void {
+    const ahead = seqDiff(seq, half.nextSeq);
+    if (ahead <= 0) {
+      // In order, or a retransmission: only bytes past `nextSeq` are new.
+      if (ahead + payload.length <= 0) return;
+      this.deliver(flow, half, ahead === 0 ? payload : payload.subarray(-ahead), tsMicros);
+      half.nextSeq = (seq + payload.length) >>> 0;
+      this.drain(flow, half, tsMicros);
+      return;
+    }
+    this.hold(flow, half, seq, payload);
+    if (half.peerAcked && seqDiff(half.peerAck, half.nextSeq) > 0) {
+      // The hole before this segment was acknowledged already: it will not be filled.
+      this.skipHole(flow, half, tsMicros, 'acknowledged before');
+      return;
+    }
+    if (half.held.length > this.maxOutOfOrderSegments) {
+      this.sink.onAnomaly?.('tcp-segment-overflow', `more than ${this.maxOutOfOrderSegments} out-of-order segments held`, half.view);
+      this.skipHole(flow, half, tsMicros, 'segment cap reached');
+    }
+    if (flow.heldBytes > this.maxBufferedBytesPerFlow) {
+      this.sink.onAnomaly?.('tcp-buffer-overflow', `${flow.heldBytes} out-of-order bytes held, above the cap of ${this.maxBufferedBytesPerFlow}`, half.view);
+      while (flow.heldBytes > this.maxBufferedBytesPerFlow) {
+        const fuller = flow.toServer.held.length >= flow.toClient.held.length ? flow.toServer : flow.toClient;
+        if (fuller.held.length === 0) break;
+        this.skipHole(flow, fuller, tsMicros, 'byte cap reached');
+      }
+    }
+  }
+
+  /** Holds an out-of-order segment (copied, so that memory is bounded by what is held). */
+  private hold(flow: FlowState, half: HalfStream, seq: number, payload: Buffer): void {
+    const ahead = seqDiff(seq, half.nextSeq);
+    let index = half.held.length;
+    while (index > 0) {
+      const previous = half.held[index - 1];
+      if (previous === undefined) break;
+      const previousAhead = seqDiff(previous.seq, half.nextSeq);
+      if (previousAhead === ahead) {
+        // The same segment again: keep the longer copy.
+        if (previous.data.length >= payload.length) return;
+        flow.heldBytes -= previous.data.length;
+        half.held.splice(index - 1, 1);
+        index -= 1;
+        break;
+      }
+      if (previousAhead < ahead) break;
+      index -= 1;
+    }
+    half.held.splice(index, 0, { seq, data: Buffer.from(payload) });
+    flow.heldBytes += payload.length;
+  }
+
+  /** Delivers held segments that have become in order. */
+  private drain(flow: FlowState, half: HalfStream, tsMicros: number): void {
+    for (;;) {
+      const first = half.held[0];
+      if (first === undefined) return;
+      const ahead = seqDiff(first.seq, half.nextSeq);
+      if (ahead > 0) return;
+      half.held.shift();
+      flow.heldBytes -= first.data.length;
+      if (ahead + first.data.length <= 0) continue;
+      this.deliver(flow, half, ahead === 0 ? first.data : first.data.subarray(-ahead), tsMicros);
+      half.nextSeq = (first.seq + first.data.length) >>> 0;
+    }
+  }
+
+  /** Gives up on the hole before the first held segment and goes on from there. */
+  private skipHole(flow: FlowState, half: HalfStream, tsMicros: number, why: string): void {
+    const first = half.held[0];
+    if (first === undefined) return;
+    const missing = seqDiff(first.seq, half.nextSeq);
+    this.sink.onAnomaly?.('tcp-gap', `${missing} bytes missing before sequence ${first.seq} (${why})`, half.view);
+    half.nextSeq = first.seq;
+    this.drain(flow, half, tsMicros);
+  }
+
+  private drainAll(flow: FlowState, tsMicros: number, why: string): void {
+    while (flow.toServer.held.length > 0) this.skipHole(flow, flow.toServer, tsMicros, why);
+    while (flow.toClient.held.length > 0) this.skipHole(flow, flow.toClient, tsMicros, why);
+  }
+}
