@@ -9,7 +9,9 @@ export type SimulatorErrorCode =
   | 'SIM_UNKNOWN_ACCOUNT'
   | 'SIM_NO_COMMANDING_ACCOUNT'
   | 'SIM_DEVICE_COUNT'
-  | 'SIM_INVALID_OPTION';
+  | 'SIM_INVALID_OPTION'
+  | 'SIM_MODBUS_GATEWAY'
+  | 'SIM_MODBUS_LISTEN';
 
 export class SimulatorError extends Error {
   override readonly name = 'SimulatorError';

@@ -3,20 +3,42 @@ import type { SimClock } from './clock.ts';
 import { isoTime } from './clock.ts';
 import { Random } from './random.ts';
 import type { DeviceLink, LinkFactory, LinkIdentity } from './transports/device-link.ts';
+import { noMqttLink } from './transports/device-link.ts';
 import { InfusionPumpSim } from './devices/infusion-pump-sim.ts';
 import { PacemakerProgrammerSim } from './devices/pacemaker-programmer-sim.ts';
 import { deviceLinkIdentity } from './devices/simulated-device.ts';
+import type { SimulatedDevice } from './devices/simulated-device.ts';
+import { ModbusRegisterBank } from './devices/modbus-register-bank.ts';
+import type { ModbusCommandRecord } from './devices/modbus-register-bank.ts';
+import { ModbusDeviceServer } from './transports/modbus-device-server.ts';
+import { ModbusStationTransport } from './transports/modbus-station-transport.ts';
+import type { ModbusEndpoint } from './transports/modbus-station-transport.ts';
+import { MqttStationTransport } from './transports/mqtt-station-transport.ts';
+import { RoutedStationTransport } from './transports/station-transport.ts';
+import type { StationTransport } from './transports/station-transport.ts';
 import { NurseStation } from './actors/nurse-station.ts';
 import { EpClinic } from './actors/ep-clinic.ts';
-import { actorCredentials, CLINIC_COMMANDS, plainPassword, STATION_COMMANDS } from './ward-accounts.ts';
+import { actorCredentials, CLINIC_COMMANDS, findCommandingAccount, plainPassword, STATION_COMMANDS } from './ward-accounts.ts';
 import type { AccountCredentials } from './ward-accounts.ts';
 import { SimulatorError } from './errors.ts';
+import { gatewaysFor, stationEndpointFor, targetFor, WARD_TRANSPORTS } from './ward-modbus.ts';
+import type { HostPort, WardTransport } from './ward-modbus.ts';
+
+export type { HostPort, WardTransport } from './ward-modbus.ts';
 
 /**
  * A simulated ward: the inventory's pumps and programmers on their own MQTT identities,
  * the nurse station programming the pumps and the EP clinic using the programmers, all
  * on one clock and one seed. The composition root of the simulators; it knows nothing of
  * real time or real brokers (fleet.ts adds those).
+ *
+ * Transports (`transport`):
+ * - `mqtt` (default): every device and station on MQTT;
+ * - `modbus`: each device with a `modbus.gateways` entry is a Modbus/TCP server on its
+ *   `target` and not on MQTT; the stations command those devices over Modbus through the
+ *   agent's gateway (`gatewayHost : listenPort`), and the other devices over MQTT;
+ * - `both`: those devices are on MQTT and Modbus at once; the stations use MQTT, and the
+ *   Modbus side is there for other masters (an attack scenario, mbpoll).
  */
 
 export interface WardOptions {
@@ -32,17 +54,33 @@ export interface WardOptions {
   readonly stationAccount?: AccountCredentials;
   /** Account of the EP workstation (default: the first station account the policy lets command the programmers). */
   readonly clinicAccount?: AccountCredentials;
+  /** How devices and stations talk (default `mqtt`); see above. */
+  readonly transport?: WardTransport;
+  /** Host of the agent's Modbus gateways, where stations connect under `modbus` (default localhost). */
+  readonly gatewayHost?: string;
+  /** Where device servers listen instead of the gateway entry's `target` (port 0: any free port; read `modbusServers`). */
+  readonly modbusTargets?: ReadonlyMap<string, HostPort>;
+  /**
+   * Where stations connect instead of `gatewayHost : listenPort`; `'direct'` sends them to
+   * the device servers themselves (a ward without an agent in between).
+   */
+  readonly modbusGateways?: ReadonlyMap<string, HostPort> | 'direct';
+  /** Sees every command a Modbus write triggers on a simulated device, accepted or refused. */
+  readonly onModbusCommand?: (record: ModbusCommandRecord) => void;
   readonly log?: (line: string) => void;
 }
 
 export interface Ward {
   readonly pumps: readonly InfusionPumpSim[];
   readonly programmers: readonly PacemakerProgrammerSim[];
-  /** Username the nurse station commands as, or null when no pump runs. */
+  /** MQTT account the nurse station commands as; null when no pump runs or the station commands every pump over Modbus. */
   readonly stationAccount: string | null;
   readonly clinicAccount: string | null;
   /** The nurse station, for scenarios that stage ward events (a shift change); null when no pump runs. */
   readonly nurseStation: NurseStation | null;
+  readonly transport: WardTransport;
+  /** The devices' own Modbus/TCP servers by device id (empty under `mqtt`), with their bound ports. */
+  readonly modbusServers: ReadonlyMap<string, ModbusDeviceServer>;
   /** Stops the actors, then the devices (retained `offline`); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -76,72 +114,146 @@ async function openLinks(linkFactory: LinkFactory, identities: readonly LinkIden
   return results.map((result) => (result as PromiseFulfilledResult<DeviceLink>).value);
 }
 
+/** The name an actor writes as `issuer` when it commands only over Modbus (no MQTT account needed). */
+function modbusOnlyIssuer(config: SiteConfig, given: AccountCredentials | undefined, devices: readonly DeviceConfig[], commands: readonly string[], fallback: string): string {
+  return given?.username ?? findCommandingAccount(config, devices, commands)?.username ?? fallback;
+}
+
+/** Starts every device server; if one cannot listen, closes the others before failing. */
+async function startServers(servers: readonly ModbusDeviceServer[]): Promise<void> {
+  const results = await Promise.allSettled(servers.map((server) => server.start()));
+  const failure = results.find((result) => result.status === 'rejected');
+  if (failure === undefined) return;
+  await Promise.allSettled(servers.map((server) => server.close()));
+  const reason: unknown = failure.reason;
+  throw new SimulatorError('SIM_MODBUS_LISTEN', reason instanceof Error ? reason.message : String(reason));
+}
+
 export async function startWard(options: WardOptions): Promise<Ward> {
   const { config, clock } = options;
   const log = withSimTime(clock, options.log);
   const random = new Random(options.seed);
+  const transport = options.transport ?? 'mqtt';
+  if (!WARD_TRANSPORTS.includes(transport)) {
+    throw new SimulatorError('SIM_INVALID_OPTION', `transport must be one of ${WARD_TRANSPORTS.join(', ')}, not "${String(transport)}"`);
+  }
   const pumpConfigs = selectDevices(config, 'infusion-pump', options.pumps, 'pumps');
   const programmerConfigs = selectDevices(config, 'pacemaker-programmer', options.programmers, 'programmers');
   const devices = [...pumpConfigs, ...programmerConfigs];
 
+  // Which devices serve Modbus, which of them are on Modbus only, and which the stations command over Modbus.
+  const gateways = transport === 'mqtt' ? new Map<string, never>() : gatewaysFor(config, devices);
+  const onMqtt = (device: DeviceConfig): boolean => transport !== 'modbus' || !gateways.has(device.id);
+  const stationsUseModbus = (device: DeviceConfig): boolean => transport === 'modbus' && gateways.has(device.id);
+  const mqttDevices = devices.filter(onMqtt);
+  const stationMqttPumps = pumpConfigs.filter((device) => !stationsUseModbus(device));
+  const clinicMqttProgrammers = programmerConfigs.filter((device) => !stationsUseModbus(device));
+
   // Resolve every credential before connecting anything: a config error must not leave half a ward online.
-  const deviceIdentities = devices.map((device) =>
+  const deviceIdentities = mqttDevices.map((device) =>
     deviceLinkIdentity(device.id, device.account, plainPassword(config, device.account, `device ${device.id}`)));
-  const station = actorCredentials(config, options.stationAccount, pumpConfigs, STATION_COMMANDS, 'infusion-pump', 'the nurse station');
-  const clinic = actorCredentials(config, options.clinicAccount, programmerConfigs, CLINIC_COMMANDS, 'pacemaker-programmer', 'the EP clinic workstation');
+  const station = actorCredentials(config, options.stationAccount, stationMqttPumps, STATION_COMMANDS, 'infusion-pump', 'the nurse station');
+  const clinic = actorCredentials(config, options.clinicAccount, clinicMqttProgrammers, CLINIC_COMMANDS, 'pacemaker-programmer', 'the EP clinic workstation');
   const actorIdentities: LinkIdentity[] = [];
   // Actors get their own client ids, so that a person using the same account from a tool does not take over the simulator's session.
   if (station !== null) actorIdentities.push({ clientId: `${station.username}-sim`, username: station.username, password: station.password });
   if (clinic !== null) actorIdentities.push({ clientId: `${clinic.username}-sim`, username: clinic.username, password: clinic.password });
 
   const links = await openLinks(options.linkFactory, [...deviceIdentities, ...actorIdentities]);
-  const deviceLink = (index: number): DeviceLink => links[index] as DeviceLink;
+  const linkByDeviceId = new Map(mqttDevices.map((device, index) => [device.id, links[index] as DeviceLink]));
+  const deviceLink = (device: DeviceConfig): DeviceLink => linkByDeviceId.get(device.id) ?? noMqttLink();
 
-  const pumps = pumpConfigs.map((device, index) => new InfusionPumpSim({
+  const pumps = pumpConfigs.map((device) => new InfusionPumpSim({
     deviceId: device.id,
-    link: deviceLink(index),
+    link: deviceLink(device),
     clock,
     random: random.fork(`device:${device.id}`),
     libraryVersion: config.drugLibrary.version,
     ...(log === undefined ? {} : { log }),
   }));
-  const programmers = programmerConfigs.map((device, index) => new PacemakerProgrammerSim({
+  const programmers = programmerConfigs.map((device) => new PacemakerProgrammerSim({
     deviceId: device.id,
-    link: deviceLink(pumpConfigs.length + index),
+    link: deviceLink(device),
     clock,
     random: random.fork(`device:${device.id}`),
     ...(log === undefined ? {} : { log }),
   }));
-  let nextActorLink = devices.length;
-  const nurseStation = station === null ? null : new NurseStation({
-    link: deviceLink(nextActorLink++),
+  const simulated: SimulatedDevice[] = [...pumps, ...programmers];
+
+  // Each device with a gateway entry serves its registers on its target address.
+  const modbusServers = new Map<string, ModbusDeviceServer>();
+  for (const device of simulated) {
+    const gateway = gateways.get(device.deviceId);
+    if (gateway === undefined) continue;
+    const target = targetFor(gateway, options.modbusTargets);
+    const bank = new ModbusRegisterBank({
+      device,
+      clock,
+      ...(options.onModbusCommand === undefined ? {} : { onCommand: options.onModbusCommand }),
+      ...(log === undefined ? {} : { log }),
+    });
+    modbusServers.set(device.deviceId, new ModbusDeviceServer({ bank, host: target.host, port: target.port, unitId: gateway.unitId, ...(log === undefined ? {} : { log }) }));
+  }
+  let stationEndpoints: Map<string, ModbusEndpoint>;
+  try {
+    await startServers([...modbusServers.values()]);
+    stationEndpoints = new Map<string, ModbusEndpoint>();
+    for (const device of devices.filter(stationsUseModbus)) {
+      const gateway = gateways.get(device.id);
+      const server = modbusServers.get(device.id);
+      if (gateway === undefined || server === undefined) continue;
+      stationEndpoints.set(device.id, stationEndpointFor(device, gateway, options.modbusGateways, options.gatewayHost ?? 'localhost', { host: server.address, port: server.port }));
+    }
+  } catch (error) {
+    await Promise.allSettled([...links.map((link) => link.close()), ...[...modbusServers.values()].map((server) => server.close())]);
+    throw error;
+  }
+
+  let nextActorLink = mqttDevices.length;
+  const modbusMaster = stationEndpoints.size === 0 ? null : new ModbusStationTransport({ clock, endpoints: stationEndpoints, ...(log === undefined ? {} : { log }) });
+  /** An actor's transport: MQTT for the devices it commands over MQTT, Modbus for the others. */
+  const actorTransport = (mqttLink: DeviceLink | null, actorDevices: readonly DeviceConfig[]): StationTransport => {
+    const mqtt = mqttLink === null ? null : new MqttStationTransport(mqttLink);
+    const modbus = actorDevices.some(stationsUseModbus) ? modbusMaster : null;
+    if (modbus === null) return mqtt ?? new MqttStationTransport(noMqttLink());
+    if (mqtt === null) return modbus;
+    return new RoutedStationTransport((deviceId) => (stationEndpoints.has(deviceId) ? modbus : mqtt), [mqtt, modbus]);
+  };
+  const nurseStation = pumpConfigs.length === 0 ? null : new NurseStation({
+    transport: actorTransport(station === null ? null : (links[nextActorLink++] as DeviceLink), pumpConfigs),
     clock,
     random: random.fork('actor:nurse-station'),
-    issuer: station.username,
+    issuer: station?.username ?? modbusOnlyIssuer(config, options.stationAccount, pumpConfigs, STATION_COMMANDS, 'nurse-station'),
     ward: config.site.ward,
     drugLibrary: config.drugLibrary,
     pumps: pumpConfigs,
     ...(log === undefined ? {} : { log }),
   });
-  const epClinic = clinic === null ? null : new EpClinic({
-    link: deviceLink(nextActorLink++),
+  const epClinic = programmerConfigs.length === 0 ? null : new EpClinic({
+    transport: actorTransport(clinic === null ? null : (links[nextActorLink++] as DeviceLink), programmerConfigs),
     clock,
     random: random.fork('actor:ep-clinic'),
-    issuer: clinic.username,
+    issuer: clinic?.username ?? modbusOnlyIssuer(config, options.clinicAccount, programmerConfigs, CLINIC_COMMANDS, 'ep-clinic'),
     programmers: programmerConfigs,
     ...(log === undefined ? {} : { log }),
   });
 
   // Devices listen before anyone commands them.
-  for (const device of [...pumps, ...programmers]) device.start();
+  for (const device of simulated) device.start();
   nurseStation?.start();
   epClinic?.start();
   log?.(`ward ${config.site.ward} started: ${pumps.length} pumps, ${programmers.length} programmers, seed ${random.seed}`);
+  for (const server of modbusServers.values()) {
+    const master = stationEndpoints.get(server.deviceId);
+    log?.(`${server.deviceId}: Modbus/TCP server on ${server.address}:${server.port}${master === undefined ? '' : `; stations connect to ${master.host}:${master.port}`}`);
+  }
 
   let stopping: Promise<void> | null = null;
   const stopAll = async (): Promise<void> => {
+    // The shared Modbus master is closed by whichever actor uses it; closing twice is harmless.
     await Promise.all([nurseStation?.stop(), epClinic?.stop()]);
-    await Promise.all([...pumps, ...programmers].map((device) => device.stop()));
+    await Promise.all([...modbusServers.values()].map((server) => server.close()));
+    await Promise.all(simulated.map((device) => device.stop()));
     log?.(`ward ${config.site.ward} stopped`);
   };
   return {
@@ -150,6 +262,8 @@ export async function startWard(options: WardOptions): Promise<Ward> {
     stationAccount: station?.username ?? null,
     clinicAccount: clinic?.username ?? null,
     nurseStation,
+    transport,
+    modbusServers,
     stop: () => (stopping ??= stopAll()),
   };
 }

@@ -22,6 +22,8 @@ export async function startTestAgent(dataDir: string, config: SiteConfig = loadD
     mqttPort: ports.mqttPort,
     httpHost: '127.0.0.1',
     httpPort: ports.httpPort,
+    modbusHost: '127.0.0.1',
+    modbusPort: 0,
     logger: pino({ level: process.env.WARDWATCH_TEST_LOG ?? 'silent' }),
   });
 }

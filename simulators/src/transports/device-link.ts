@@ -42,3 +42,15 @@ export interface LinkIdentity {
 }
 
 export type LinkFactory = (identity: LinkIdentity) => Promise<DeviceLink>;
+
+/**
+ * The link of a device that is not on MQTT at all (a Modbus-only device in a ward run
+ * with `transport: 'modbus'`): it publishes nothing and hears nothing.
+ */
+export function noMqttLink(): DeviceLink {
+  return {
+    publish: () => undefined,
+    subscribe: () => undefined,
+    close: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,78 @@
+import { connect } from 'node:net';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { encodeAdu, ModbusGatewayIngest } from '../../agent/src/ingest/modbus-gateway.ts';
+import type { Observation } from '../../agent/src/ingest/observation.ts';
+import { startModbusPump } from '../helpers/modbus-ward.ts';
+import { writeMultipleRegistersPdu } from '../helpers/modbus-pdus.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+/** Sends raw bytes to a port and collects what comes back until `expectBytes` arrived. */
+async function exchange(port: number, bytes: Buffer, expectBytes: number): Promise<Buffer> {
+  const socket = connect({ host: '127.0.0.1', port });
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(bytes);
+  await waitFor(() => Buffer.concat(chunks).length >= expectBytes, 2_000, `${expectBytes} bytes back`);
+  socket.destroy();
+  return Buffer.concat(chunks);
+}
+
+describe('the gateway fails open', () => {
+  it('when inspection throws, the request is still forwarded, answered, and the failure reported', async () => {
+    const pump = await startModbusPump();
+    const failures: string[] = [];
+    const gateway = new ModbusGatewayIngest({
+      host: '127.0.0.1',
+      routes: [{ deviceId: 'pump-01', listenPort: 0, targetHost: '127.0.0.1', targetPort: pump.server.port }],
+      ingest: (observation: Observation) => {
+        if (observation.kind === 'modbus-request') throw new Error('a bug in a detector');
+        return [];
+      },
+      enforce: new Set(['dose-above-hard-limit']),
+      onInspectionFailure: (deviceId, master, error) => failures.push(`${deviceId} ${master.address} ${(error as Error).message}`),
+      logger: pino({ level: 'silent' }),
+    });
+    const [bound] = await gateway.start();
+    try {
+      // FC16 [set_rate, 160] = 16.0 mL/h; the response echoes address and quantity (12 bytes).
+      const response = await exchange(bound?.port ?? 0, encodeAdu(7, 1, writeMultipleRegistersPdu(0, [2, 160])), 12);
+      expect(response.readUInt16BE(0)).toBe(7);
+      expect(response.readUInt8(7)).toBe(16);
+      expect(pump.pump.snapshot().rateMlH).toBe(16);
+      expect(failures).toEqual(['pump-01 127.0.0.1 a bug in a detector']);
+    } finally {
+      await gateway.stop();
+      await pump.stop();
+    }
+  });
+
+  it('garbage before a good request is dropped as an anomaly, and the request behind it still goes through', async () => {
+    const pump = await startModbusPump();
+    const anomalies: string[] = [];
+    const gateway = new ModbusGatewayIngest({
+      host: '127.0.0.1',
+      routes: [{ deviceId: 'pump-01', listenPort: 0, targetHost: '127.0.0.1', targetPort: pump.server.port }],
+      ingest: (observation: Observation) => {
+        if (observation.kind === 'modbus-anomaly') anomalies.push(observation.name);
+        return [];
+      },
+      enforce: new Set(),
+      onInspectionFailure: () => undefined,
+      logger: pino({ level: 'silent' }),
+    });
+    const [bound] = await gateway.start();
+    try {
+      const garbage = Buffer.from('GET / HTTP/1.1\r\n\r\n');
+      const request = encodeAdu(9, 1, Buffer.from([3, 0, 1, 0, 1]));
+      const response = await exchange(bound?.port ?? 0, Buffer.concat([garbage, request]), 11);
+      expect(response.readUInt16BE(0)).toBe(9);
+      expect(response.readUInt8(7)).toBe(3);
+      expect(anomalies.length).toBeGreaterThan(0);
+    } finally {
+      await gateway.stop();
+      await pump.stop();
+    }
+  });
+});
