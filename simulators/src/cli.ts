@@ -5,6 +5,8 @@ import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import { SimulatorError } from './errors.ts';
 import { startFleet } from './fleet.ts';
 import { brokerUrlProblem } from './transports/mqtt-link.ts';
+import { WARD_TRANSPORTS } from './ward-modbus.ts';
+import type { WardTransport } from './ward-modbus.ts';
 
 /**
  * `wardwatch sim …`: the simulators on the command line. The agent's CLI calls
@@ -31,6 +33,8 @@ interface FleetCliOptions {
   readonly programmers?: string;
   readonly speed: string;
   readonly seed?: string;
+  readonly transport: string;
+  readonly gatewayHost: string;
 }
 
 const FLEET_HELP_AFTER = `
@@ -39,10 +43,17 @@ The ward runs until Ctrl-C (SIGINT) or SIGTERM, then every device publishes a re
 the config (plain-text passwords: a demo config); the nurse station and the EP clinic use
 the station accounts that the config's policy allows to command them.
 
+With --transport modbus, each device that has a modbus.gateways entry in the config is a
+Modbus/TCP server on its "target" address instead of an MQTT client, and the stations
+command it over Modbus through the agent's gateway (--gateway-host, the entry's
+listenPort). With --transport both, those devices are on MQTT and Modbus at once and the
+stations use MQTT. Devices without a gateway entry stay on MQTT.
+
 Examples:
   wardwatch sim fleet                                  # the demo ward on localhost, real time
   wardwatch sim fleet --speed 600 --seed 42            # ten simulated minutes per second, repeatable
   wardwatch sim fleet --broker mqtt://10.0.4.2:1883 --config site.yaml --pumps 2 --programmers 1
+  wardwatch sim fleet --config site.yaml --transport modbus --gateway-host 10.0.4.2
 `;
 
 /** Parses a whole number in [min, max]; returns an error message instead of throwing. */
@@ -94,6 +105,8 @@ export function registerSimCommands(program: Command, loadConfig: (file: string)
     .option('--programmers <n>', 'start only the first n pacemaker programmers of the inventory (default: all)')
     .addOption(new Option('--speed <n>', `simulated seconds per real second, up to ${MAX_SPEED}`).default('1', '1, real time'))
     .option('--seed <n>', 'seed of every random choice, to repeat a run (default: random, printed at start)')
+    .addOption(new Option('--transport <mode>', `how devices and stations talk: ${WARD_TRANSPORTS.join(', ')}`).default('mqtt'))
+    .option('--gateway-host <host>', 'host of the agent\'s Modbus gateways, where stations connect under --transport modbus', 'localhost')
     .addHelpText('after', FLEET_HELP_AFTER)
     .action(async (options: FleetCliOptions, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: USAGE_EXIT_CODE, code: 'wardwatch.sim.usage' });
@@ -107,6 +120,12 @@ export function registerSimCommands(program: Command, loadConfig: (file: string)
       if (typeof programmers === 'string') return usage(programmers);
       const seed = options.seed === undefined ? randomInt(MAX_SEED) : parseWholeNumber(options.seed, '--seed', 0, MAX_SEED);
       if (typeof seed === 'string') return usage(seed);
+      if (!(WARD_TRANSPORTS as readonly string[]).includes(options.transport)) {
+        return usage(`--transport must be one of ${WARD_TRANSPORTS.join(', ')}, not "${options.transport}"`);
+      }
+      const transport = options.transport as WardTransport;
+      const gatewayHost = options.gatewayHost.trim();
+      if (gatewayHost.length === 0) return usage('--gateway-host must not be empty');
 
       let config: SiteConfig;
       try {
@@ -124,13 +143,19 @@ export function registerSimCommands(program: Command, loadConfig: (file: string)
           seed,
           ...(pumps === undefined ? {} : { pumps }),
           ...(programmers === undefined ? {} : { programmers }),
+          transport,
+          gatewayHost,
           log,
         });
       } catch (error) {
         if (error instanceof SimulatorError) return usage(error.message);
         throw error;
       }
-      log(`simulating ${config.site.name}, ward ${config.site.ward}, on ${options.broker} at ${speed}× (seed ${seed}; repeat with --seed ${seed}); Ctrl-C to stop`);
+      if (transport !== 'mqtt' && ward.modbusServers.size === 0) {
+        log(`--transport ${transport}: no started device has a modbus.gateways entry in ${options.config}; every device stays on MQTT`);
+      }
+      const over = transport === 'mqtt' ? options.broker : `${options.broker} and Modbus/TCP (${ward.modbusServers.size} devices, --transport ${transport})`;
+      log(`simulating ${config.site.name}, ward ${config.site.ward}, on ${over} at ${speed}× (seed ${seed}; repeat with --seed ${seed}); Ctrl-C to stop`);
       const reason = await waitForStop(runtime.stopSignal);
       log(`${reason}: stopping the ward (devices publish offline)`);
       await ward.stop();

@@ -2,13 +2,14 @@ import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import { RealTimeClock } from './clock.ts';
 import { mqttLinkFactory } from './transports/mqtt-link.ts';
 import { startWard, withSimTime } from './ward.ts';
-import type { Ward } from './ward.ts';
+import type { HostPort, Ward, WardTransport } from './ward.ts';
 import type { AccountCredentials } from './ward-accounts.ts';
 
 /**
  * A simulated ward on a real MQTT broker, in real time or faster: what `wardwatch sim
  * fleet` and the demo run. Each device is its own MQTT client with its own account and
- * last will, as on a real device VLAN.
+ * last will, as on a real device VLAN; with `transport: 'modbus'` or `'both'` the devices
+ * that have a `modbus.gateways` entry are also (or only) Modbus/TCP servers (ward.ts).
  */
 
 export interface FleetOptions {
@@ -23,6 +24,12 @@ export interface FleetOptions {
   readonly clinicAccount?: AccountCredentials;
   /** Sim time at start, epoch ms (default: now). */
   readonly startMs?: number;
+  /** `mqtt` (default), `modbus` or `both`: see ward.ts. */
+  readonly transport?: WardTransport;
+  /** Host of the agent's Modbus gateways (default localhost). */
+  readonly gatewayHost?: string;
+  readonly modbusTargets?: ReadonlyMap<string, HostPort>;
+  readonly modbusGateways?: ReadonlyMap<string, HostPort> | 'direct';
   readonly log?: (line: string) => void;
 }
 
@@ -39,6 +46,10 @@ export async function startFleet(options: FleetOptions): Promise<Ward> {
     ...(options.programmers === undefined ? {} : { programmers: options.programmers }),
     ...(options.stationAccount === undefined ? {} : { stationAccount: options.stationAccount }),
     ...(options.clinicAccount === undefined ? {} : { clinicAccount: options.clinicAccount }),
+    ...(options.transport === undefined ? {} : { transport: options.transport }),
+    ...(options.gatewayHost === undefined ? {} : { gatewayHost: options.gatewayHost }),
+    ...(options.modbusTargets === undefined ? {} : { modbusTargets: options.modbusTargets }),
+    ...(options.modbusGateways === undefined ? {} : { modbusGateways: options.modbusGateways }),
     ...(options.log === undefined ? {} : { log: options.log }),
   });
 }

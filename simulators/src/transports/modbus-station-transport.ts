@@ -1,12 +1,12 @@
 import modbusSerial from 'modbus-serial';
 import type { DeviceKind } from '../../../agent/src/model/device-profile.ts';
-import { COMMAND_REGISTER, commandCode, decodeField, encodeField, modbusMapFor } from '../../../agent/src/model/modbus-map.ts';
+import { COMMAND_REGISTER, decodeField, modbusMapFor } from '../../../agent/src/model/modbus-map.ts';
 import type { ModbusMap } from '../../../agent/src/model/modbus-map.ts';
 import { DEVICE_PROFILES } from '../../../agent/src/model/profiles/index.ts';
-import type { AckMessage, CommandMessage, ParamValue } from '../../../agent/src/model/wire.ts';
+import type { AckMessage, CommandMessage } from '../../../agent/src/model/wire.ts';
 import type { SimClock, SimTimer } from '../clock.ts';
 import { isoTime } from '../clock.ts';
-import { MAX_READ_REGISTERS, MODBUS_EXCEPTION_NAMES } from '../devices/modbus-register-bank.ts';
+import { commandWrite, MAX_READ_REGISTERS, MODBUS_EXCEPTION_NAMES } from '../devices/modbus-register-bank.ts';
 import type { ModbusExceptionCode } from '../devices/modbus-register-bank.ts';
 import type { OutcomeHandler, StationTransport, TelemetryHandler } from './station-transport.ts';
 
@@ -207,14 +207,12 @@ export class ModbusStationTransport implements StationTransport {
 
   send(deviceId: string, message: CommandMessage): void {
     const connection = this.connection(deviceId);
-    const { map } = connection;
-    const code = commandCode(map, message.command);
-    if (code === 0) {
+    const image = commandWrite(connection.map, message.command, message.params);
+    if (image === null) {
       // Software and library updates carry a SHA-256 that does not fit the map: MQTT only.
       this.deliver(connection, { id: message.id, ts: isoTime(this.clock.now()), ok: false, error: `${message.command} has no Modbus command code` });
       return;
     }
-    const image = this.holdingImage(map, code, message.params);
     connection.enqueue(async (client) => {
       try {
         await client.writeRegisters(COMMAND_REGISTER, image);
@@ -241,18 +239,6 @@ export class ModbusStationTransport implements StationTransport {
       connection.close();
     }
     await Promise.resolve();
-  }
-
-  /** The whole holding table for one command: its code at register 0, its parameters at theirs. */
-  private holdingImage(map: ModbusMap, code: number, params: Readonly<Record<string, ParamValue>>): number[] {
-    const image = new Array<number>(map.holdingSize).fill(0);
-    image[COMMAND_REGISTER] = code;
-    for (const field of map.holding) {
-      if (field.kind === 'command' || !Object.hasOwn(params, field.name)) continue;
-      const words = encodeField(field, params[field.name]);
-      for (let i = 0; i < words.length; i += 1) image[field.address + i] = words[i] ?? 0;
-    }
-    return image;
   }
 
   private poll(connection: DeviceConnection): void {
