@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startAgent } from '../../agent/src/app.ts';
-import { encodeAdu } from '../../agent/src/ingest/modbus-gateway.ts';
+import { encodeAdu } from '../../agent/src/model/modbus-codec.ts';
 import { modbusMapFor } from '../../agent/src/model/modbus-map.ts';
 import { modbusSiteConfig, startModbusPump } from '../helpers/modbus-ward.ts';
 import { writeMultipleRegistersPdu } from '../helpers/modbus-pdus.ts';

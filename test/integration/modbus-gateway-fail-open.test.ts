@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { encodeAdu, ModbusGatewayIngest } from '../../agent/src/ingest/modbus-gateway.ts';
+import { ModbusGatewayIngest } from '../../agent/src/ingest/modbus-gateway.ts';
+import { encodeAdu } from '../../agent/src/model/modbus-codec.ts';
 import type { Observation } from '../../agent/src/ingest/observation.ts';
 import { startModbusPump } from '../helpers/modbus-ward.ts';
 import { writeMultipleRegistersPdu } from '../helpers/modbus-pdus.ts';

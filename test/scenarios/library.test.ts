@@ -121,7 +121,7 @@ expect: { alerts: [{ type: no-such-alert, device: pump-42, within: 1s }] }
     expect(result.issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual(
       expect.arrayContaining([
         'name: the name "refs" must match the file name (other.yaml)',
-        'actors.a.kind: raw-tcp actors are reserved for the Modbus and capture work; no runner plays them yet',
+        'actors.a.kind: raw-tcp actors are reserved for the capture work; no runner plays them yet',
         expect.stringMatching(/^steps\[0\]\.actor: no actor "nobody"/),
         'steps[0]: no device "pump-99" in the site\'s inventory',
         'expect.alerts[0].type: "no-such-alert" is not in the alert catalogue',

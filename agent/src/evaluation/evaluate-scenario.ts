@@ -12,6 +12,8 @@ import { topicFor } from '../model/wire.ts';
 import { createMonitor } from '../monitor.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
 import { InProcessBroker } from './in-process-broker.ts';
+import { InProcessModbusGateway } from './in-process-modbus.ts';
+import { ModbusRegisterBank } from '../../../simulators/src/devices/modbus-register-bank.ts';
 import { scoreScenario, type ScenarioScore } from './scoring.ts';
 import { advanceWithPromises } from './virtual-time.ts';
 
@@ -90,9 +92,14 @@ export async function evaluateScenario(scenario: Scenario, options: EvaluationOp
 
   await advanceWithPromises(clock, startMs + scenario.warmup);
   const passwords = new Map(options.config.mqtt.accounts.map((account) => [account.username, account.password]));
+  // Every simulated device answers Modbus too, through the in-process gateway.
+  const banks = new Map([...ward.pumps, ...ward.programmers].map((device) => [device.deviceId, new ModbusRegisterBank({ device, clock })]));
+  const profiles = new Map(options.config.devices.map((device) => [device.id, device.profile]));
   const runner = new ScenarioRunner(scenario, {
     clock,
     transport: broker,
+    modbus: new InProcessModbusGateway((observation) => monitor.pipeline.ingest(observation), clock, banks),
+    deviceKind: (deviceId) => profiles.get(deviceId),
     ward: wardControl(ward, broker, options.log),
     passwordOf: (username) => passwords.get(username),
     ...(options.log === undefined ? {} : { log: options.log }),

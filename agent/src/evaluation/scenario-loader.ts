@@ -23,10 +23,11 @@ export function scenarioReferenceIssues(scenario: Scenario, config: SiteConfig, 
     issues.push({ path: 'name', message: `the name "${scenario.name}" must match the file name (${fileName})` });
   }
   for (const [name, actor] of Object.entries(scenario.actors)) {
-    if (actor.kind !== 'mqtt') {
-      issues.push({ path: `actors.${name}.kind`, message: `${actor.kind} actors are reserved for the Modbus and capture work; no runner plays them yet` });
+    if (actor.kind === 'raw-tcp') {
+      issues.push({ path: `actors.${name}.kind`, message: 'raw-tcp actors are reserved for the capture work; no runner plays them yet' });
       continue;
     }
+    if (actor.kind !== 'mqtt') continue;
     const account = accounts.get(actor.username);
     if (actor.wardSession && (account === undefined || account.role !== 'station')) {
       issues.push({ path: `actors.${name}.wardSession`, message: `only a station account the simulated ward uses can share its session ("${actor.username}" is not one)` });
@@ -37,7 +38,14 @@ export function scenarioReferenceIssues(scenario: Scenario, config: SiteConfig, 
     if (step.actor !== undefined && !Object.hasOwn(scenario.actors, step.actor)) {
       issues.push({ path: `${path}.actor`, message: `no actor "${step.actor}" in actors (${Object.keys(scenario.actors).join(', ') || 'none'})` });
     }
-    const device = step.command?.device ?? step.capture?.device ?? step.replay?.device;
+    const device = step.command?.device ?? step.capture?.device ?? step.replay?.device ?? step.modbus?.device;
+    const actor = step.actor === undefined ? undefined : scenario.actors[step.actor];
+    if (step.modbus !== undefined && actor !== undefined && actor.kind !== 'modbus-master') {
+      issues.push({ path: `${path}.actor`, message: `a modbus step needs a modbus-master actor ("${step.actor}" is ${actor.kind})` });
+    }
+    if (step.modbus === undefined && actor?.kind === 'modbus-master') {
+      issues.push({ path: `${path}.actor`, message: `a modbus-master actor only sends modbus steps` });
+    }
     if (device !== undefined && !devices.has(device)) issues.push({ path: `${path}`, message: `no device "${device}" in the site's inventory` });
     const ward = step.ward;
     const wardDevice = ward === undefined ? undefined : 'silence' in ward ? ward.silence : 'reboot' in ward ? ward.reboot : 'occlusion' in ward ? ward.occlusion : undefined;

@@ -1,6 +1,7 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AlertType } from '../alert/catalogue.ts';
+import { encodeAdu, exceptionPdu } from '../model/modbus-codec.ts';
 import { MbapFramer, TransactionPairer } from '../protocol/modbus/index.ts';
 import type { FramerSink, ModbusAdu, ModbusAnomalyName } from '../protocol/modbus/types.ts';
 import { normalizeAddress } from './address.ts';
@@ -37,19 +38,8 @@ const VALUE_FINDINGS: ReadonlySet<AlertType> = new Set<AlertType>([
   'pacing-tachy-therapy-off', 'pacing-asynchronous-mode', 'pacing-amplitude-off',
 ]);
 
-/** MBAP header + PDU (Modbus Messaging on TCP/IP Implementation Guide v1.0b §3.1.3). */
-export function encodeAdu(transactionId: number, unitId: number, pdu: Buffer): Buffer {
-  const adu = Buffer.allocUnsafe(7 + pdu.length);
-  adu.writeUInt16BE(transactionId, 0);
-  adu.writeUInt16BE(0, 2);
-  adu.writeUInt16BE(pdu.length + 1, 4);
-  adu.writeUInt8(unitId, 6);
-  pdu.copy(adu, 7);
-  return adu;
-}
-
 function exceptionAdu(request: ModbusAdu, exceptionCode: number): Buffer {
-  return encodeAdu(request.transactionId, request.unitId, Buffer.from([(request.functionCode | 0x80) & 0xff, exceptionCode]));
+  return encodeAdu(request.transactionId, request.unitId, exceptionPdu(request.functionCode, exceptionCode));
 }
 
 /**

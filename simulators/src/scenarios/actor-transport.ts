@@ -34,3 +34,13 @@ export interface WardControl {
   occlusion(deviceId: string): void;
   shiftChange(withinMs: number): void;
 }
+
+/**
+ * How a scenario's Modbus masters reach a device: bytes to the device's gateway (live) or
+ * through the in-process gateway of an evaluation. Resolves with the response ADU, or null
+ * when none came (a malformed request the gateway dropped, a device that kept silent).
+ */
+export interface ModbusTransport {
+  send(master: { readonly actor: string; readonly address: string }, deviceId: string, adu: Buffer): Promise<Buffer | null>;
+  close(): Promise<void>;
+}

@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { topicFor, type CommandMessage } from '../../../agent/src/model/wire.ts';
 import { isoTime, type SimClock } from '../clock.ts';
-import type { ActorSession, ActorTransport, ConnectRequest, WardControl } from './actor-transport.ts';
-import type { MqttScenarioActor, Scenario, ScenarioStep } from './scenario-schema.ts';
+import { commandPdu, encodeAdu, readRegistersPdu, writeMultipleRegistersPdu, writeSingleRegisterPdu } from '../../../agent/src/model/modbus-codec.ts';
+import type { DeviceKind } from '../../../agent/src/model/device-profile.ts';
+import type { ActorSession, ActorTransport, ConnectRequest, ModbusTransport, WardControl } from './actor-transport.ts';
+import type { ModbusStep, MqttScenarioActor, Scenario, ScenarioStep } from './scenario-schema.ts';
 
 export interface RunnerOptions {
   readonly clock: SimClock;
   readonly transport: ActorTransport;
   /** Null on a live run: ward steps are skipped with a note. */
   readonly ward: WardControl | null;
+  /** How Modbus masters reach devices; null when none is available (a step then fails with that reason). */
+  readonly modbus?: ModbusTransport | null;
+  /** Profile of each device, to encode a Modbus command's holding image. */
+  readonly deviceKind?: (deviceId: string) => DeviceKind | undefined;
   /** Plain-text password of an account, from the site config, for actors that give none. */
   readonly passwordOf: (username: string) => string | undefined;
   readonly log?: (line: string) => void;
@@ -37,6 +43,7 @@ export class ScenarioRunner {
   private refusedLogins = 0;
   private readonly skipped: string[] = [];
   private commandCounter = 0;
+  private modbusTransaction = 0;
   private readonly runTag = randomUUID().slice(0, 8);
 
   constructor(private readonly scenario: Scenario, private readonly options: RunnerOptions) {}
@@ -72,6 +79,7 @@ export class ScenarioRunner {
     await this.settle();
     await Promise.all([...this.sessions.values()].map((session) => session.close()));
     this.sessions.clear();
+    await this.options.modbus?.close();
   }
 
   private actor(step: ScenarioStep): { name: string; actor: MqttScenarioActor } {
@@ -172,9 +180,36 @@ export class ScenarioRunner {
       await this.loginAttempts(step, step.loginAttempts);
     } else if (step.connectFlood !== undefined) {
       await this.connectFlood(step, step.connectFlood);
+    } else if (step.modbus !== undefined) {
+      await this.sendModbus(step, step.modbus);
     } else if (step.ward !== undefined) {
       this.stageWardEvent(step.ward, index);
     }
+  }
+
+  /** The ADU a Modbus step sends: raw bytes as given, or an MBAP header around the PDU it describes. */
+  private modbusAdu(request: ModbusStep, unitId: number): Buffer {
+    if (request.raw !== undefined) return Buffer.from(request.raw.replace(/\s+/g, ''), 'hex');
+    let pdu: Buffer;
+    if (request.pdu !== undefined) pdu = Buffer.from(request.pdu.replace(/\s+/g, ''), 'hex');
+    else if (request.read !== undefined) pdu = readRegistersPdu(request.read.function, request.read.address, request.read.quantity);
+    else if (request.write !== undefined) pdu = request.write.values.length === 1 ? writeSingleRegisterPdu(request.write.address, request.write.values[0] ?? 0) : writeMultipleRegistersPdu(request.write.address, request.write.values);
+    else if (request.command !== undefined) {
+      const kind = this.options.deviceKind?.(request.device);
+      if (kind === undefined) throw new Error(`no profile known for ${request.device}`);
+      pdu = commandPdu(kind, request.command.command, request.command.params);
+    } else throw new Error('an empty Modbus step');
+    this.modbusTransaction = (this.modbusTransaction + 1) & 0xffff;
+    return encodeAdu(this.modbusTransaction, unitId, pdu);
+  }
+
+  private async sendModbus(step: ScenarioStep, request: ModbusStep): Promise<void> {
+    const name = step.actor ?? '';
+    const actor = this.scenario.actors[name];
+    if (actor === undefined || actor.kind !== 'modbus-master') throw new Error(`no Modbus master "${name}"`);
+    const transport = this.options.modbus;
+    if (transport === undefined || transport === null) throw new Error('no Modbus transport: give the gateway (live) or run an evaluation');
+    await transport.send({ actor: name, address: actor.address ?? DEFAULT_ACTOR_ADDRESS }, request.device, this.modbusAdu(request, request.unitId ?? actor.unitId));
   }
 
   private async loginAttempts(step: ScenarioStep, attempts: NonNullable<ScenarioStep['loginAttempts']>): Promise<void> {

@@ -39,13 +39,21 @@ const mqttActorSchema = z.strictObject({
   wardSession: z.boolean().default(false),
 });
 
-/** Room for the actors of later issues; the loader refuses them until a runner can play them. */
+/** A Modbus/TCP master: it reaches a device through the agent's gateway and has no login, only an address. */
+const modbusActorSchema = z.strictObject({
+  kind: z.literal('modbus-master'),
+  /** Source address in an evaluation; a live run uses the machine's own. */
+  address: z.ipv4().optional(),
+  unitId: z.number().int().min(0).max(255).default(1),
+});
+
+/** Room for the raw-socket actors of the capture work; the loader refuses them until a runner plays them. */
 const reservedActorSchema = z.strictObject({
-  kind: z.enum(['modbus-master', 'raw-tcp']),
+  kind: z.literal('raw-tcp'),
   target: z.string().optional(),
 });
 
-const actorSchema = z.discriminatedUnion('kind', [mqttActorSchema, reservedActorSchema]);
+const actorSchema = z.discriminatedUnion('kind', [mqttActorSchema, modbusActorSchema, reservedActorSchema]);
 
 const repeatSchema = z.strictObject({
   count: z.number().int().min(1).max(100_000),
@@ -81,6 +89,22 @@ const stepActions = {
   loginAttempts: z.strictObject({ count: z.number().int().min(1).max(100_000), every: duration, password: z.string(), rotateClientIds: z.boolean().default(false) }),
   /** Successful logins opened and closed, `count` times, `every` apart. */
   connectFlood: z.strictObject({ count: z.number().int().min(1).max(100_000), every: duration }),
+  /**
+   * One Modbus request to a device through its gateway: a register write, a read, a whole
+   * command (its holding image, as a station writes it), or raw bytes (hex) that no library
+   * would send, MBAP header included.
+   */
+  modbus: z.strictObject({
+    device: z.string().min(1),
+    unitId: z.number().int().min(0).max(255).optional(),
+    write: z.strictObject({ address: z.number().int().min(0).max(65_535), values: z.array(z.number().int().min(0).max(65_535)).min(1).max(123) }).optional(),
+    read: z.strictObject({ function: z.union([z.literal(3), z.literal(4)]), address: z.number().int().min(0).max(65_535), quantity: z.number().int().min(1).max(125) }).optional(),
+    command: z.strictObject({ command: z.string().min(1), params: z.record(z.string(), paramValue).default({}) }).optional(),
+    /** Function code and data, hex; the runner adds the MBAP header. */
+    pdu: z.string().regex(/^(\s*[0-9a-fA-F]{2})+\s*$/, 'must be hex bytes').optional(),
+    /** Whole bytes, hex, MBAP header included, sent as they are. */
+    raw: z.string().regex(/^(\s*[0-9a-fA-F]{2})+\s*$/, 'must be hex bytes').optional(),
+  }).refine((request) => [request.write, request.read, request.command, request.pdu, request.raw].filter((part) => part !== undefined).length === 1, 'give exactly one of write, read, command, pdu or raw'),
   /** Evaluation only: stage a ward event on the simulated devices. */
   ward: z.union([
     z.strictObject({ silence: z.string().min(1) }),
@@ -109,6 +133,7 @@ const stepSchema = z
     replay: stepActions.replay.optional(),
     loginAttempts: stepActions.loginAttempts.optional(),
     connectFlood: stepActions.connectFlood.optional(),
+    modbus: stepActions.modbus.optional(),
     ward: stepActions.ward.optional(),
   })
   .superRefine((step, context) => {
@@ -147,4 +172,6 @@ export type Scenario = z.output<typeof scenarioSchema>;
 export type ScenarioStep = Scenario['steps'][number];
 export type ScenarioActor = Scenario['actors'][string];
 export type MqttScenarioActor = Extract<ScenarioActor, { kind: 'mqtt' }>;
+export type ModbusScenarioActor = Extract<ScenarioActor, { kind: 'modbus-master' }>;
+export type ModbusStep = NonNullable<ScenarioStep['modbus']>;
 export type ExpectedAlert = Exclude<Scenario['expect'], 'none'>['alerts'][number];

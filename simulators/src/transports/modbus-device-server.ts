@@ -85,6 +85,11 @@ export class ModbusDeviceServer {
     return this.boundPort;
   }
 
+  /** Masters connected now. */
+  get connectionCount(): number {
+    return this.server?.socks.size ?? 0;
+  }
+
   /** Listens; rejects when the address cannot be bound (port in use, host not local). */
   start(): Promise<void> {
     if (this.server !== null) return Promise.resolve();

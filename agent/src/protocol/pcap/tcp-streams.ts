@@ -20,7 +20,8 @@ export type TcpStreamAnomalyName =
   | 'tcp-gap'               // bytes that never arrived: the stream continues after them
   | 'tcp-flow-overflow'     // a live flow evicted because `maxFlows` were tracked
   | 'tcp-segment-overflow'  // more out-of-order segments than `maxOutOfOrderSegments`
-  | 'tcp-buffer-overflow';  // more out-of-order bytes than `maxBufferedBytesPerFlow`
+  | 'tcp-buffer-overflow'   // more out-of-order bytes than `maxBufferedBytesPerFlow`
+  | 'tcp-data-after-close'; // new data after FIN or RST ended the flow: delivered as a new flow
 
 export interface Endpoint {
   readonly ip: string;
@@ -152,12 +153,24 @@ export class TcpStreamAssembler {
         flow = undefined;
       }
     }
-    if (flow === undefined) {
+    if (flow !== undefined && flow.ended) {
+      // A closed or reset connection: late retransmissions and control segments stay
+      // quiet. New data is shown, as a new flow with the same roles, because the monitor
+      // cannot know whether the receiver accepted the FIN or RST (an injected RST with
+      // a bad sequence number is a classic way to blind a monitor).
+      const sender = this.fromClient(flow, segment) ? flow.toServer : flow.toClient;
+      const dataSeq = syn ? (segment.seq + 1) >>> 0 : segment.seq;
+      if (payload.length === 0 || (sender.synced && seqDiff(dataSeq + payload.length, sender.nextSeq) <= 0)) return;
+      const senderIsClient = this.fromClient(flow, segment);
+      this.flows.delete(key);
+      if (this.lastTouched === key) this.lastTouched = null;
+      flow = this.open(key, segment, source, destination, senderIsClient);
+      this.sink.onAnomaly?.('tcp-data-after-close', `${payload.length} bytes from ${source} after the connection ended`, senderIsClient ? flow.toServer.view : flow.toClient.view);
+    } else if (flow === undefined) {
       // Pure ACKs and RSTs of connections never seen open no flow.
       if (rst || (!syn && payload.length === 0)) return;
-      flow = this.open(key, segment, source, destination, syn, ack);
+      flow = this.open(key, segment, source, destination, syn ? !ack : this.senderIsClientByPort(segment));
     } else {
-      if (flow.ended) return;
       this.touch(key, flow);
     }
 
@@ -179,9 +192,7 @@ export class TcpStreamAssembler {
     if (ack && (!other.peerAcked || seqDiff(segment.ack, other.peerAck) > 0)) {
       other.peerAck = segment.ack;
       other.peerAcked = true;
-      // The peer acknowledges bytes past a hole the capture never showed: they were
-      // received, so no retransmission will fill the hole for us.
-      if (other.held.length > 0 && seqDiff(segment.ack, other.nextSeq) > 0) this.skipHole(flow, other, tsMicros, `acknowledged by ${source}`);
+      this.skipAcknowledged(flow, other, tsMicros);
     }
     if (rst) {
       this.drainAll(flow, tsMicros, 'reset');
@@ -206,16 +217,16 @@ export class TcpStreamAssembler {
     return segment.srcPort === flow.clientPort && segment.src === flow.clientIp;
   }
 
-  private open(key: string, segment: TcpSegment, source: string, destination: string, syn: boolean, ack: boolean): FlowState {
+  /** Without a SYN: the end on a well-known server port is the server, else the lower port. */
+  private senderIsClientByPort(segment: TcpSegment): boolean {
+    const toServerPort = this.serverPorts.has(segment.dstPort);
+    const fromServerPort = this.serverPorts.has(segment.srcPort);
+    if (toServerPort !== fromServerPort) return toServerPort;
+    return segment.dstPort <= segment.srcPort;
+  }
+
+  private open(key: string, segment: TcpSegment, source: string, destination: string, senderIsClient: boolean): FlowState {
     if (this.flows.size >= this.maxFlows) this.evictOldest();
-    let senderIsClient: boolean;
-    if (syn) senderIsClient = !ack;
-    else {
-      const toServerPort = this.serverPorts.has(segment.dstPort);
-      const fromServerPort = this.serverPorts.has(segment.srcPort);
-      if (toServerPort !== fromServerPort) senderIsClient = toServerPort;
-      else senderIsClient = segment.dstPort <= segment.srcPort;
-    }
     const client: Endpoint = senderIsClient ? { ip: segment.src, port: segment.srcPort } : { ip: segment.dst, port: segment.dstPort };
     const server: Endpoint = senderIsClient ? { ip: segment.dst, port: segment.dstPort } : { ip: segment.src, port: segment.srcPort };
     const flowKey = senderIsClient ? `${source}->${destination}` : `${destination}->${source}`;
@@ -307,11 +318,7 @@ export class TcpStreamAssembler {
       return;
     }
     this.hold(flow, half, seq, payload);
-    if (half.peerAcked && seqDiff(half.peerAck, half.nextSeq) > 0) {
-      // The hole before this segment was acknowledged already: it will not be filled.
-      this.skipHole(flow, half, tsMicros, 'acknowledged before');
-      return;
-    }
+    this.skipAcknowledged(flow, half, tsMicros);
     if (half.held.length > this.maxOutOfOrderSegments) {
       this.sink.onAnomaly?.('tcp-segment-overflow', `more than ${this.maxOutOfOrderSegments} out-of-order segments held`, half.view);
       this.skipHole(flow, half, tsMicros, 'segment cap reached');
@@ -361,6 +368,27 @@ export class TcpStreamAssembler {
       if (ahead + first.data.length <= 0) continue;
       this.deliver(flow, half, ahead === 0 ? first.data : first.data.subarray(-ahead), tsMicros);
       half.nextSeq = (first.seq + first.data.length) >>> 0;
+    }
+  }
+
+  /**
+   * The peer acknowledged bytes of a hole that the capture never showed: it received
+   * them, so no retransmission will bring them. Only the acknowledged part is given up
+   * (RFC 9293 §3.4: the ACK is the receiver's next expected sequence number); held data
+   * past the ACK still waits for the rest. Only done while data is held, so an ACK that
+   * the capture shows before the segment it acknowledges cannot skip that segment.
+   */
+  private skipAcknowledged(flow: FlowState, half: HalfStream, tsMicros: number): void {
+    while (half.peerAcked && half.held.length > 0 && seqDiff(half.peerAck, half.nextSeq) > 0) {
+      const first = half.held[0] as HeldSegment;
+      if (seqDiff(first.seq, half.peerAck) <= 0) {
+        this.skipHole(flow, half, tsMicros, 'acknowledged by the receiver');
+        continue;
+      }
+      const missing = seqDiff(half.peerAck, half.nextSeq);
+      this.sink.onAnomaly?.('tcp-gap', `${missing} bytes missing before sequence ${half.peerAck} (acknowledged by the receiver)`, half.view);
+      half.nextSeq = half.peerAck;
+      return;
     }
   }
 
