@@ -42,3 +42,37 @@ describe('sim scenario run against a running agent', () => {
     expect(stdout).toContain('needs the evaluation\'s own simulated ward; skipped on a live run');
   });
 });
+
+describe('a Modbus scenario run live through the agent\'s gateway', () => {
+  it('modbus-force-listen-only: FC8/4 from this host reaches the gateway and is detected as in the evaluation', async () => {
+    const { startModbusPump } = await import('../helpers/modbus-ward.ts');
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { parse, stringify } = await import('yaml');
+    const { parseSiteConfig } = await import('../../agent/src/config/load-site-config.ts');
+    const pump = await startModbusPump();
+    const data = temporaryDataDir();
+    const doc = parse(readFileSync('config/demo.yaml', 'utf8')) as Record<string, any>;
+    doc.modbus.gateways = [{ device: 'pump-03', listenPort: 0, target: `127.0.0.1:${pump.server.port}` }];
+    const configFile = join(data.dir, 'site.yaml');
+    writeFileSync(configFile, stringify(doc));
+    const parsed = parseSiteConfig(stringify(doc));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    const agent = await startTestAgent(data.dir, parsed.config);
+    try {
+      const { stdout } = await run(process.execPath, [
+        'bin/wardwatch.js', 'sim', 'scenario', 'run', 'modbus-force-listen-only',
+        '--config', configFile,
+        '--broker', `mqtt://127.0.0.1:${agent.mqttPort}`,
+        '--modbus-port', String(agent.modbusPorts.get('pump-03')),
+        '--agent', `http://127.0.0.1:${agent.httpPort}/`,
+      ]);
+      expect(stdout).toMatch(/^detected modbus-diagnostic-command in \d+ ms: Bed 3 · pump-03: Modbus diagnostics force-listen-only-mode \(FC8\/4\) from 127\.0\.0\.1/m);
+      expect(stdout.trimEnd().split('\n').at(-1)).toBe('PASS');
+    } finally {
+      await agent.stop();
+      await pump.stop();
+      data.remove();
+    }
+  });
+});

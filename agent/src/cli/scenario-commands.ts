@@ -2,18 +2,21 @@ import type { Command } from 'commander';
 import { RealTimeClock } from '../../../simulators/src/clock.ts';
 import { formatDuration } from '../../../simulators/src/scenarios/duration.ts';
 import { MqttActorTransport } from '../../../simulators/src/scenarios/mqtt-actor-transport.ts';
+import { TcpModbusTransport } from '../../../simulators/src/scenarios/tcp-modbus-transport.ts';
 import { ScenarioRunner } from '../../../simulators/src/scenarios/scenario-runner.ts';
 import { libraryFiles, loadScenarioFile } from '../evaluation/scenario-loader.ts';
 import { scoreScenario } from '../evaluation/scoring.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { loadScenariosOrExit } from './eval-command.ts';
-import { EXIT_RUNTIME } from './options.ts';
+import { EXIT_RUNTIME, parsePort } from './options.ts';
 
 interface RunOptions {
   readonly broker: string;
   readonly config: string;
   readonly agent?: string;
+  readonly modbusHost?: string;
+  readonly modbusPort?: number;
 }
 
 async function fetchAlerts(agentUrl: string): Promise<AlertView[]> {
@@ -48,6 +51,8 @@ export function registerScenarioCommands(sim: Command): void {
     .option('--broker <url>', 'the agent\'s MQTT broker', 'mqtt://localhost:1883')
     .option('-c, --config <file>', 'site configuration of that agent (plain-text passwords of the actors\' accounts)', 'config/demo.yaml')
     .option('--agent <url>', 'the agent\'s dashboard URL, e.g. http://localhost:8080/, to read its alerts and score the run')
+    .option('--modbus-host <host>', 'host of the agent\'s Modbus gateways (default: the broker\'s host)')
+    .option('--modbus-port <port>', 'as the agent\'s --modbus-port: the i-th gateway of the config listens on port + i', parsePort)
     .action(async (name: string, options: RunOptions) => {
       const config = await loadConfigOrExit(options.config);
       const [loaded] = await loadScenariosOrExit([name], config);
@@ -58,6 +63,14 @@ export function registerScenarioCommands(sim: Command): void {
         clock,
         transport: new MqttActorTransport(options.broker),
         ward: null,
+        modbus: new TcpModbusTransport((deviceId) => {
+          const index = config.modbus.gateways.findIndex((gateway) => gateway.device === deviceId);
+          const gateway = config.modbus.gateways[index];
+          if (gateway === undefined) return undefined;
+          const port = options.modbusPort === undefined ? gateway.listenPort : options.modbusPort + index;
+          return port === 0 ? undefined : { host: options.modbusHost ?? new URL(options.broker).hostname, port };
+        }),
+        deviceKind: (deviceId) => config.devices.find((device) => device.id === deviceId)?.profile,
         passwordOf: (username) => passwords.get(username),
         log: (line) => process.stdout.write(`  ${line}\n`),
       });
