@@ -1,4 +1,6 @@
 import type { DeviceConfig, SiteConfig } from '../../agent/src/model/site-schema.ts';
+import { topicFor } from '../../agent/src/model/wire.ts';
+import type { DeviceStatus } from '../../agent/src/model/wire.ts';
 import type { SimClock } from './clock.ts';
 import { isoTime } from './clock.ts';
 import { Random } from './random.ts';
@@ -205,6 +207,9 @@ export async function startWard(options: WardOptions): Promise<Ward> {
       stationEndpoints.set(device.id, stationEndpointFor(device, gateway, options.modbusGateways, options.gatewayHost ?? 'localhost', { host: server.address, port: server.port }));
     }
   } catch (error) {
+    // The devices' links have published `online` (birth): put the retained status back before leaving.
+    const offline: DeviceStatus = 'offline';
+    for (const [deviceId, link] of linkByDeviceId) link.publish(topicFor(deviceId, 'status'), offline, { retain: true, qos: 1 });
     await Promise.allSettled([...links.map((link) => link.close()), ...[...modbusServers.values()].map((server) => server.close())]);
     throw error;
   }

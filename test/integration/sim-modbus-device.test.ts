@@ -252,6 +252,41 @@ describe('a simulated ward with transport: modbus', () => {
     expect(mqttPublishes).toBe(0);
   });
 
+  it('commands the devices with a gateway entry over Modbus and the others over MQTT', async () => {
+    const speed = 600;
+    const config = configWithGateways(['pump-01', 'prog-01']);
+    const bus = new MemoryBus();
+    const topics = new Set<string>();
+    bus.onPublish((_identity, topic) => topics.add(topic));
+    const records: ModbusCommandRecord[] = [];
+    const ward = await startWard({
+      config,
+      clock: new RealTimeClock(speed, START),
+      linkFactory: bus.linkFactory(),
+      seed: 5,
+      pumps: 2,
+      programmers: 0,
+      transport: 'modbus',
+      modbusTargets: anyPort(config),
+      modbusGateways: 'direct',
+      onModbusCommand: (record) => records.push(record),
+    });
+    cleanups.push(() => ward.stop());
+    // Both pumps are programmed within a minute and started 5–20 s later.
+    await until(() => ward.pumps.every((pump) => pump.snapshot().state === 'running'), 'both pumps to run', (3 * MINUTE) / speed + 5_000);
+    await ward.stop();
+    expect(ward.stationAccount).toBe('station-4w');
+    expect([...ward.modbusServers.keys()]).toEqual(['pump-01']);
+    expect(records.map((record) => [record.deviceId, record.message?.command, record.error])).toEqual([
+      ['pump-01', 'program_infusion', null],
+      ['pump-01', 'start', null],
+    ]);
+    // pump-01 is on Modbus only; pump-02 on MQTT, commanded there by the station's account.
+    expect([...topics].filter((topic) => topic.startsWith('ward/pump-01/'))).toEqual([]);
+    expect(topics).toContain('ward/pump-02/command');
+    expect(topics).toContain('ward/pump-02/ack');
+  });
+
   it('refuses a gateway entry with listenPort 0 when no override says where the agent listens', async () => {
     const config = configWithGateways(['pump-01']);
     const gateways = config.modbus.gateways.map((gateway) => ({ ...gateway, listenPort: 0 }));

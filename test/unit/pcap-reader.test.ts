@@ -30,7 +30,7 @@ function pcapFile(
   u32(header, 0, 12); // sigfigs
   u32(header, 262144, 16); // snaplen
   u32(header, options.linkType ?? LINKTYPE.ETHERNET, 20);
-  const parts = [header];
+  const parts: Buffer[] = [header];
   for (const record of records) {
     const recordHeader = Buffer.alloc(16);
     u32(recordHeader, record.seconds, 0);

@@ -12,7 +12,7 @@ import type { ModbusExceptionCode, ModbusRegisterBank, ModbusRequestSource, Regi
  * modbus-serial's vector API has no return value for "answer with exception N": a vector
  * function that throws (or calls back with) an object carrying `modbusErrorCode` makes the
  * server answer that exception (servers/servertcp.js, `_callbackFactory`). Function codes
- * without a vector function either get exception 1 from the library (FC8, FC17, …) or no
+ * without a vector function either get exception 1 from the library (FC8, FC22, …) or no
  * answer at all (FC1, FC2, FC5, FC15 with no coil functions), so the coil functions are
  * defined here and answer exception 1: the device has no coils.
  */

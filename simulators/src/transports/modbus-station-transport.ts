@@ -230,15 +230,16 @@ export class ModbusStationTransport implements StationTransport {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Stops polling and drops every connection; requests in flight get no outcome. Safe to call twice. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
     for (const connection of this.connections.values()) {
       if (connection.pollTimer !== null) this.clock.cancel(connection.pollTimer);
       connection.pollTimer = null;
       connection.close();
     }
-    await Promise.resolve();
+    return Promise.resolve();
   }
 
   private poll(connection: DeviceConnection): void {

@@ -118,6 +118,8 @@ export class TcpStreamAssembler {
 
   /** Payload bytes delivered to `onData`. */
   deliveredBytes = 0;
+  /** Out-of-order bytes held, all flows together. */
+  private heldTotal = 0;
 
   constructor(
     private readonly sink: TcpStreamSink,
@@ -132,6 +134,11 @@ export class TcpStreamAssembler {
   /** Flows tracked, ended ones included until they are evicted. */
   get size(): number {
     return this.flows.size;
+  }
+
+  /** Out-of-order bytes held, all flows together (at most maxFlows × maxBufferedBytesPerFlow). */
+  get bufferedBytes(): number {
+    return this.heldTotal;
   }
 
   push(segment: TcpSegment, tsMicros = 0): void {
@@ -280,6 +287,7 @@ export class TcpStreamAssembler {
     }
     flow.toServer.held = [];
     flow.toClient.held = [];
+    this.heldTotal -= flow.heldBytes;
     flow.heldBytes = 0;
     // A replaced flow leaves the table; a closed or reset one stays as a tombstone.
     if (reason === 'reused' || reason === 'flushed') {
@@ -289,7 +297,10 @@ export class TcpStreamAssembler {
   }
 
   private resetHalf(flow: FlowState, half: HalfStream, nextSeq: number): void {
-    for (const held of half.held) flow.heldBytes -= held.data.length;
+    for (const held of half.held) {
+      flow.heldBytes -= held.data.length;
+      this.heldTotal -= held.data.length;
+    }
     half.held = [];
     half.synced = true;
     half.nextSeq = nextSeq;
@@ -345,6 +356,7 @@ export class TcpStreamAssembler {
         // The same segment again: keep the longer copy.
         if (previous.data.length >= payload.length) return;
         flow.heldBytes -= previous.data.length;
+        this.heldTotal -= previous.data.length;
         half.held.splice(index - 1, 1);
         index -= 1;
         break;
@@ -354,6 +366,7 @@ export class TcpStreamAssembler {
     }
     half.held.splice(index, 0, { seq, data: Buffer.from(payload) });
     flow.heldBytes += payload.length;
+    this.heldTotal += payload.length;
   }
 
   /** Delivers held segments that have become in order. */
@@ -365,6 +378,7 @@ export class TcpStreamAssembler {
       if (ahead > 0) return;
       half.held.shift();
       flow.heldBytes -= first.data.length;
+      this.heldTotal -= first.data.length;
       if (ahead + first.data.length <= 0) continue;
       this.deliver(flow, half, ahead === 0 ? first.data : first.data.subarray(-ahead), tsMicros);
       half.nextSeq = (first.seq + first.data.length) >>> 0;
