@@ -304,24 +304,27 @@ describe('a simulated ward with transport: modbus', () => {
     await expect(attempt).rejects.toBeInstanceOf(SimulatorError);
   });
 
-  it('reports a target port already in use as SIM_MODBUS_LISTEN', async () => {
+  it('reports a target port already in use as SIM_MODBUS_LISTEN, and leaves nothing online', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
     const port = (blocker.address() as AddressInfo).port;
     const config = configWithGateways(['pump-01']);
+    const bus = new MemoryBus();
     const attempt = startWard({
       config,
       clock: new VirtualClock(START),
-      linkFactory: new MemoryBus().linkFactory(),
+      linkFactory: bus.linkFactory(),
       seed: 1,
       pumps: 1,
       programmers: 0,
-      transport: 'modbus',
+      transport: 'both',
       modbusTargets: new Map([['pump-01', { host: '127.0.0.1', port }]]),
-      modbusGateways: 'direct',
     });
     await expect(attempt).rejects.toMatchObject({ code: 'SIM_MODBUS_LISTEN' });
+    // Nothing is left half online: the pump's MQTT side was connected, and says offline again.
+    expect(bus.retainedMessage('ward/pump-01/status')?.toString()).toBe('offline');
+    expect(bus.connectedClientIds).toEqual([]);
   });
 });
 
