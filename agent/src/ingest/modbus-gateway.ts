@@ -179,7 +179,11 @@ export class ModbusGatewayIngest {
     });
     device.once('error', (error) => {
       const peer = { address: normalizeAddress(master.remoteAddress), port: master.remotePort ?? 0 };
-      this.options.ingest({ kind: 'modbus-anomaly', ts: this.now(), master: peer, deviceId: route.deviceId, direction: 'response', name: 'gateway-target-unreachable', detail: `${route.targetHost}:${route.targetPort}: ${(error as NodeJS.ErrnoException).code ?? error.message}` });
+      try {
+        this.options.ingest({ kind: 'modbus-anomaly', ts: this.now(), master: peer, deviceId: route.deviceId, direction: 'response', name: 'gateway-target-unreachable', detail: `${route.targetHost}:${route.targetPort}: ${(error as NodeJS.ErrnoException).code ?? error.message}` });
+      } catch (inspectionError) {
+        this.options.onInspectionFailure(route.deviceId, peer, inspectionError);
+      }
     });
     device.once('close', () => master.destroy());
     master.once('close', () => device.destroy());
