@@ -77,3 +77,29 @@ describe('the gateway fails open', () => {
     }
   });
 });
+
+describe('a device the gateway cannot reach', () => {
+  it('is a named anomaly, and the master\'s connection is closed rather than left hanging', async () => {
+    const anomalies: string[] = [];
+    const gateway = new ModbusGatewayIngest({
+      host: '127.0.0.1',
+      // Port 1 on loopback: nothing listens there, the connection is refused at once.
+      routes: [{ deviceId: 'pump-01', listenPort: 0, targetHost: '127.0.0.1', targetPort: 1 }],
+      ingest: (observation: Observation) => {
+        if (observation.kind === 'modbus-anomaly') anomalies.push(`${observation.name} ${observation.detail}`);
+        return [];
+      },
+      enforce: new Set(),
+      onInspectionFailure: () => undefined,
+      logger: pino({ level: 'silent' }),
+    });
+    const [bound] = await gateway.start();
+    try {
+      const socket = connect({ host: '127.0.0.1', port: bound?.port ?? 0 });
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      expect(anomalies).toEqual(['gateway-target-unreachable 127.0.0.1:1: ECONNREFUSED']);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
