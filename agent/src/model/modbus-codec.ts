@@ -1,5 +1,5 @@
 import type { DeviceKind } from './device-profile.ts';
-import { COMMAND_REGISTER, commandCode, encodeField, modbusMapFor } from './modbus-map.ts';
+import { COMMAND_REGISTER, commandCode, encodeField, modbusMapFor, type ModbusMap } from './modbus-map.ts';
 import type { ParamValue } from './wire.ts';
 
 /**
@@ -48,17 +48,27 @@ export function writeMultipleRegistersPdu(address: number, values: readonly numb
   return pdu;
 }
 
-/** The whole holding image of a command, its code at register 0, as a station writes it in one FC16. */
-export function commandImage(kind: DeviceKind, command: string, params: Readonly<Record<string, ParamValue>>): number[] {
-  const map = modbusMapFor(kind);
+/**
+ * The whole holding image of a command, its code at register 0, as a station writes it in
+ * one FC16; null when the command is not bound to Modbus (model/modbus-map.ts).
+ */
+export function commandWrite(map: ModbusMap, command: string, params: Readonly<Record<string, ParamValue>>): number[] | null {
+  const code = commandCode(map, command);
+  if (code === 0) return null;
   const image = new Array<number>(map.holdingSize).fill(0);
-  image[COMMAND_REGISTER] = commandCode(map, command);
+  image[COMMAND_REGISTER] = code;
   for (const field of map.holding) {
-    if (field.kind === 'command' || params[field.name] === undefined) continue;
-    encodeField(field, params[field.name]).forEach((word, offset) => {
-      image[field.address + offset] = word;
-    });
+    if (field.kind === 'command' || !Object.hasOwn(params, field.name)) continue;
+    const words = encodeField(field, params[field.name]);
+    for (let i = 0; i < words.length; i += 1) image[field.address + i] = words[i] ?? 0;
   }
+  return image;
+}
+
+/** commandWrite for a device kind; a command not bound to Modbus is a programming error here. */
+export function commandImage(kind: DeviceKind, command: string, params: Readonly<Record<string, ParamValue>>): number[] {
+  const image = commandWrite(modbusMapFor(kind), command, params);
+  if (image === null) throw new Error(`${command} is not a Modbus command of ${kind}`);
   return image;
 }
 

@@ -119,8 +119,9 @@ export class ModbusNormalizer {
       message: {
         id: `modbus-${observation.master.address}:${observation.master.port}-${observation.transactionId}-${this.commandCounter}`,
         ts: new Date(observation.ts).toISOString(),
-        issuer: `modbus:${observation.master.address}`,
-        user: 'modbus',
+        // As the simulated devices record it: Modbus has no account, the master is known by its address.
+        issuer: 'modbus',
+        user: observation.master.address,
         command: spec.name,
         params,
       },

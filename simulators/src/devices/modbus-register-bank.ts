@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../../../agent/src/model/device-profile.ts';
-import { COMMAND_REGISTER, commandCode, decodeField, encodeField, fieldsInRange, modbusMapFor } from '../../../agent/src/model/modbus-map.ts';
+import { COMMAND_REGISTER, decodeField, encodeField, fieldsInRange, modbusMapFor } from '../../../agent/src/model/modbus-map.ts';
 import type { ModbusMap, RegisterField } from '../../../agent/src/model/modbus-map.ts';
 import type { CommandMessage, ParamValue } from '../../../agent/src/model/wire.ts';
 import type { SimClock } from '../clock.ts';
@@ -78,23 +78,8 @@ export const MODBUS_ISSUER = 'modbus';
 /** `user` of a Modbus command whose master the server could not tell. */
 export const UNKNOWN_MASTER = 'unknown-master';
 
-/**
- * The whole holding table a master writes (FC16 at register 0) to send one command: the
- * command code at register 0, each parameter the command carries at its registers, every
- * other register 0. Null when the command has no Modbus code (updates that carry a SHA-256).
- */
-export function commandWrite(map: ModbusMap, command: string, params: Readonly<Record<string, ParamValue>>): number[] | null {
-  const code = commandCode(map, command);
-  if (code === 0) return null;
-  const image = new Array<number>(map.holdingSize).fill(0);
-  image[COMMAND_REGISTER] = code;
-  for (const field of map.holding) {
-    if (field.kind === 'command' || !Object.hasOwn(params, field.name)) continue;
-    const words = encodeField(field, params[field.name]);
-    for (let i = 0; i < words.length; i += 1) image[field.address + i] = words[i] ?? 0;
-  }
-  return image;
-}
+// The image a master writes for a command is built by the model's codec, shared with the agent and its tests.
+export { commandWrite } from '../../../agent/src/model/modbus-codec.ts';
 
 function readQuantityProblem(address: number, quantity: number, size: number): ModbusExceptionCode | null {
   if (!Number.isInteger(quantity) || quantity < 1 || quantity > MAX_READ_REGISTERS) return MODBUS_EXCEPTION.illegalDataValue;
