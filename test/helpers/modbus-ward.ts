@@ -49,7 +49,7 @@ export async function startModbusPump(): Promise<SimulatedModbusPump> {
 export function modbusSiteConfig(targetPort: number, enforce: string[] = []): SiteConfig {
   const doc = parse(readFileSync(DEMO_CONFIG_FILE, 'utf8')) as Record<string, any>;
   doc.modbus = { gateways: [{ device: 'pump-01', listenPort: 0, target: `127.0.0.1:${targetPort}` }], maintenanceHosts: [MAINTENANCE_HOST], enforce };
-  doc.policy.rules.push({ id: 'modbus-station-programs-pumps', addresses: [MODBUS_STATION], devices: { profile: 'infusion-pump' }, commands: ['program_infusion', 'set_rate', 'bolus', 'start', 'pause', 'stop'] });
+  doc.policy.rules.push({ id: 'loopback-modbus-station', addresses: [MODBUS_STATION], devices: { profile: 'infusion-pump' }, commands: ['program_infusion', 'set_rate', 'bolus', 'start', 'pause', 'stop'] });
   const result = parseSiteConfig(stringify(doc));
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
   return result.config;
