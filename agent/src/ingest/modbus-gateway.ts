@@ -2,8 +2,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import type { Logger } from 'pino';
 import type { AlertType } from '../alert/catalogue.ts';
 import { encodeAdu, exceptionPdu } from '../model/modbus-codec.ts';
-import { MbapFramer, TransactionPairer } from '../protocol/modbus/index.ts';
-import type { FramerSink, ModbusAdu, ModbusAnomalyName } from '../protocol/modbus/types.ts';
+import type { ModbusAdu } from '../protocol/modbus/types.ts';
+import { ModbusFlowObserver } from './modbus-flow-observer.ts';
 import { normalizeAddress } from './address.ts';
 import type { ModbusPeer, Observation } from './observation.ts';
 
@@ -43,84 +43,39 @@ function exceptionAdu(request: ModbusAdu, exceptionCode: number): Buffer {
 }
 
 /**
- * One master's connection through the gateway to its device: a framer per direction,
- * transaction pairing, and the inspection of every request before it is forwarded.
+ * One master's connection through the gateway to its device: the flow observer frames,
+ * pairs and inspects; the gateway forwards each request (or answers it with an exception
+ * in enforce mode) and sends each response back.
  */
 class GatewaySession {
-  private readonly requests = new MbapFramer();
-  private readonly responses = new MbapFramer();
-  private readonly pairer = new TransactionPairer<null>();
-  private readonly master: ModbusPeer;
-  private readonly requestSink: FramerSink;
-  private readonly responseSink: FramerSink;
-
   constructor(
-    private readonly route: GatewayRoute,
+    route: GatewayRoute,
     private readonly masterSocket: Socket,
     private readonly deviceSocket: Socket,
     private readonly options: ModbusGatewayOptions,
-    private readonly now: () => number,
+    now: () => number,
   ) {
-    this.master = { address: normalizeAddress(masterSocket.remoteAddress), port: masterSocket.remotePort ?? 0 };
-    this.requestSink = { frame: (adu) => this.onRequest(adu), anomaly: (name, detail) => this.onAnomaly('request', name, detail) };
-    this.responseSink = { frame: (adu) => this.onResponse(adu), anomaly: (name, detail) => this.onAnomaly('response', name, detail) };
-    masterSocket.on('data', (chunk: Buffer) => this.requests.push(chunk, this.requestSink));
-    deviceSocket.on('data', (chunk: Buffer) => this.responses.push(chunk, this.responseSink));
-  }
-
-  private observe(observation: Observation): readonly AlertType[] {
-    try {
-      return this.options.ingest(observation);
-    } catch (error) {
-      // Fail open: a bug in the monitor must never stop a clinical command (DESIGN.md).
-      this.options.onInspectionFailure(this.route.deviceId, this.master, error);
-      return [];
-    }
-  }
-
-  private onRequest(adu: ModbusAdu): void {
-    const findings = this.observe({
-      kind: 'modbus-request',
-      ts: this.now(),
-      master: this.master,
-      deviceId: this.route.deviceId,
-      unitId: adu.unitId,
-      transactionId: adu.transactionId,
-      pdu: adu.pdu,
+    const master = { address: normalizeAddress(masterSocket.remoteAddress), port: masterSocket.remotePort ?? 0 };
+    const observer = new ModbusFlowObserver(route.deviceId, master, options.ingest, options.onInspectionFailure, {
+      request: (adu, findings) => this.forward(route, master, adu, findings),
+      response: (adu) => this.masterSocket.write(encodeAdu(adu.transactionId, adu.unitId, adu.pdu)),
     });
+    masterSocket.on('data', (chunk: Buffer) => observer.pushRequests(chunk, now()));
+    deviceSocket.on('data', (chunk: Buffer) => observer.pushResponses(chunk, now()));
+  }
+
+  private forward(route: GatewayRoute, master: ModbusPeer, adu: ModbusAdu, findings: readonly AlertType[]): void {
     const { enforce } = this.options;
     if (enforce.size > 0) {
       const blocking = findings.filter((type) => enforce.has(type));
       if (blocking.length > 0) {
         const code = blocking.some((type) => VALUE_FINDINGS.has(type)) ? ILLEGAL_DATA_VALUE : ILLEGAL_FUNCTION;
-        this.options.logger.warn({ device: this.route.deviceId, master: this.master.address, blocked: blocking }, 'modbus request blocked (enforce)');
+        this.options.logger.warn({ device: route.deviceId, master: master.address, blocked: blocking }, 'modbus request blocked (enforce)');
         this.masterSocket.write(exceptionAdu(adu, code));
         return;
       }
     }
-    const flood = this.pairer.request(adu, null, this.now());
-    if (flood.anomaly !== undefined) this.onAnomaly('request', flood.anomaly, `more than the pending-request cap on this connection`);
     this.deviceSocket.write(encodeAdu(adu.transactionId, adu.unitId, adu.pdu));
-  }
-
-  private onResponse(adu: ModbusAdu): void {
-    const paired = this.pairer.response(adu, this.now());
-    if ('anomaly' in paired) this.onAnomaly('response', paired.anomaly, `transaction ${adu.transactionId} matches no pending request`);
-    this.observe({
-      kind: 'modbus-response',
-      ts: this.now(),
-      master: this.master,
-      deviceId: this.route.deviceId,
-      unitId: adu.unitId,
-      transactionId: adu.transactionId,
-      pdu: adu.pdu,
-      requestPdu: 'request' in paired ? paired.request.pdu : null,
-    });
-    this.masterSocket.write(encodeAdu(adu.transactionId, adu.unitId, adu.pdu));
-  }
-
-  private onAnomaly(direction: 'request' | 'response', name: ModbusAnomalyName | string, detail: string): void {
-    this.observe({ kind: 'modbus-anomaly', ts: this.now(), master: this.master, deviceId: this.route.deviceId, direction, name, detail });
   }
 }
 
