@@ -6,6 +6,7 @@ import { registerDemoCommand } from './cli/demo-command.ts';
 import { EXIT_USAGE } from './cli/options.ts';
 import { registerSimCommandCommand } from './cli/sim-command-command.ts';
 import { registerEvalCommand } from './cli/eval-command.ts';
+import { registerReplayCommand } from './cli/replay-command.ts';
 import { registerScenarioCommands } from './cli/scenario-commands.ts';
 
 /** The one command line: `wardwatch demo | agent | sim … | config …`. */
@@ -23,6 +24,7 @@ if (sim !== undefined) {
   registerScenarioCommands(sim);
 }
 registerEvalCommand(program);
+registerReplayCommand(program);
 registerConfigCommands(program);
 for (const command of program.commands) command.exitOverride();
 for (const command of sim?.commands ?? []) {
