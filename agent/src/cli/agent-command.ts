@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { createReadStream } from 'node:fs';
 import { startAgent } from '../app.ts';
+import { CaptureIngest } from '../ingest/capture-ingest.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { parsePort } from './options.ts';
 import { startOrExit, stopOnSignal } from './run-until-signal.ts';
@@ -15,6 +17,7 @@ interface AgentCommandOptions {
   readonly modbusHost: string;
   readonly modbusPort?: number;
   readonly logLevel: string;
+  readonly capture?: string;
 }
 
 export function registerAgentCommand(program: Command): void {
@@ -29,6 +32,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--http-port <port>', 'dashboard port (0 = any free port, logged)', parsePort, 8080)
     .option('--modbus-host <address>', 'address the Modbus/TCP gateways listen on', '0.0.0.0')
     .option('--modbus-port <port>', 'move the gateways of config modbus.gateways: the i-th listens on port + i (0 = each on a free port, logged)', parsePort)
+    .option('--capture <file|->', 'also watch a capture: a pcap/pcapng file, or - for a live stream such as `tcpdump -i eth1 --immediate-mode -U -w - \'port 1883 or port 502\'` (the agent needs no capture privilege)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(async (options: AgentCommandOptions) => {
       const config = await loadConfigOrExit(options.config);
@@ -48,6 +52,20 @@ export function registerAgentCommand(program: Command): void {
       );
       const modbus = [...agent.modbusPorts].map(([device, port]) => `${device}:${port}`).join(', ');
       process.stdout.write(`wardwatch agent: MQTT on ${options.mqttHost}:${agent.mqttPort}, dashboard ${agent.url}, alerts in ${agent.alertLogFile}${modbus.length > 0 ? `, Modbus gateways ${modbus}` : ''}\n`);
+      if (options.capture !== undefined) {
+        const ingest = new CaptureIngest({
+          config,
+          ingest: (observation) => agent.pipeline.ingest(observation),
+          onInspectionFailure: (deviceId, master, error) => logger.error({ err: error, deviceId, master }, 'inspection of a captured request failed'),
+        });
+        const input = options.capture === '-' ? process.stdin : createReadStream(options.capture);
+        input.on('data', (chunk: Buffer | string) => ingest.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+        input.on('end', () => {
+          const summary = ingest.end();
+          logger.info({ records: summary.records, modbusFlows: summary.modbusFlows, mqttFlows: summary.mqttFlows, anomalies: summary.anomalies }, 'capture input ended');
+        });
+        input.on('error', (error: Error) => logger.error({ err: error }, 'capture input failed'));
+      }
       stopOnSignal(() => agent.stop());
     });
 }
