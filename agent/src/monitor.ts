@@ -63,7 +63,7 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   const alerts = new AlertManager(options.sinks, config.detection.suppressionSeconds * 1000, options.logger, options.initialAlerts ?? []);
   const policy = new CommandPolicy(config);
   const detectors: readonly Detector[] = [
-    new AuthorizationDetector(policy),
+    new AuthorizationDetector(policy, (account) => verifier.roleOf(account)),
     new DrugLibraryDetector(config, state),
     new DeviceLimitsDetector(),
     new PacingDetector(state),

@@ -120,6 +120,11 @@ export class MonitorHarness {
     return this.sink.raised.map((alert) => [alert.type, alert.severity]);
   }
 
+  /** A message seen through the MQTT tap: the sender is not visible. */
+  tapPublish(topic: string, payload: string): void {
+    this.monitor.pipeline.ingest({ kind: 'mqtt-publish', ts: this.now, client: null, via: 'tap', topic, payload: Buffer.from(payload), retain: false, qos: 0 });
+  }
+
   /** A Modbus request through the gateway to `deviceId`, as PDU bytes (function code and data). */
   modbusRequest(deviceId: string, masterAddress: string, pdu: readonly number[] | Buffer, unitId = 1, transactionId = 1): readonly string[] {
     return this.monitor.pipeline.ingest({ kind: 'modbus-request', ts: this.now, master: { address: masterAddress, port: 40_000 }, deviceId, unitId, transactionId, pdu: Buffer.from(pdu) });

@@ -46,6 +46,7 @@ export const ALERT_CATALOGUE = {
   'modbus-address-scan': { severity: 'high', description: 'A master drew several illegal-data-address exceptions in a short window: probing the register map.' },
   'modbus-unit-sweep': { severity: 'high', description: 'A master addressed many distinct unit ids in a short window: sweeping for devices behind a gateway.' },
   'modbus-write-burst': { severity: 'high', description: 'Many register writes from one master in a short window (FrostyGoop-style FC16 loops).' },
+  'monitoring-gap': { severity: 'high', description: 'The MQTT tap lost the site\'s broker: nothing published in that time was seen or judged. The alert gives the gap\'s length.' },
   'inspection-failed': { severity: 'high', description: 'The agent failed while inspecting a request and forwarded it unchecked (fail open); the request was not judged.' },
   'account-concurrent-session': { severity: 'high', description: 'An account connected from another client id or another address while it was already connected: the same credentials in use in two places at once.' },
 } as const satisfies Record<string, CatalogueEntry>;

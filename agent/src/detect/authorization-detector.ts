@@ -2,6 +2,7 @@ import type { FindingSink } from '../alert/finding.ts';
 import { deviceLabel } from '../normalize/inventory.ts';
 import type { DeviceCommandEvent, EventSource, InventoryDevice, PipelineEvent } from '../normalize/events.ts';
 import type { CommandPolicy } from './command-policy.ts';
+import type { AccountRole } from '../model/site-schema.ts';
 import type { Detector } from './detector.ts';
 
 function sourceEvidence(source: EventSource): Record<string, unknown> {
@@ -20,7 +21,10 @@ export function commandEvidence(event: DeviceCommandEvent): Record<string, unkno
 export class AuthorizationDetector implements Detector {
   readonly id = 'authorization';
 
-  constructor(private readonly policy: CommandPolicy) {}
+  constructor(
+    private readonly policy: CommandPolicy,
+    private readonly roleOf: (account: string) => AccountRole | null = () => null,
+  ) {}
 
   inspect(event: PipelineEvent, report: FindingSink): void {
     if (event.kind === 'command') {
@@ -33,6 +37,10 @@ export class AuthorizationDetector implements Detector {
   private inspectCommand(event: DeviceCommandEvent, report: FindingSink): void {
     const { source, device, message } = event;
     const label = deviceLabel(device);
+    if (source.transport === 'mqtt-tap') {
+      this.inspectTappedCommand(event, report);
+      return;
+    }
     const rule = this.policy.allowingRule(source.account, source.role, device, message.command, source.transport === 'modbus' ? source.address : null);
     if (rule === null) {
       report({
@@ -56,8 +64,27 @@ export class AuthorizationDetector implements Detector {
     }
   }
 
+  /**
+   * Through a tap only the payload's claimed issuer is visible: a command whose claimed
+   * issuer may not send it is unauthorized whoever sent it; one that claims an allowed
+   * issuer cannot be confirmed, and the alert titles say so.
+   */
+  private inspectTappedCommand(event: DeviceCommandEvent, report: FindingSink): void {
+    const { device, message } = event;
+    if (this.policy.allowingRule(message.issuer, this.roleOf(message.issuer), device, message.command) !== null) return;
+    report({
+      type: 'unauthorized-command',
+      ts: event.ts,
+      device,
+      dedupKey: `${device.config.id}|tap:${message.issuer.slice(0, 64)}|${message.command}`,
+      title: `${deviceLabel(device)}: ${message.command} claiming issuer ${message.issuer.slice(0, 64)}, which may not command this device (sender not visible: seen through the MQTT tap)`,
+      evidence: { ...commandEvidence(event), policy: 'no rule allows the claimed issuer for this device and command (default deny)' },
+    });
+  }
+
   private inspectDeviceChannel(channel: string, ts: number, device: InventoryDevice, source: EventSource, report: FindingSink): void {
-    if (source.account === device.config.account) return;
+    // Through a tap the publisher is not visible, so impersonation cannot be told from the device itself.
+    if (source.transport === 'mqtt-tap' || source.account === device.config.account) return;
     report({
       type: 'device-impersonation',
       ts,

@@ -82,7 +82,7 @@ const LOGIN_CONNACK_CODES: ReadonlySet<number> = new Set([4, 5, 134, 135, 140]);
  */
 export function backoffDelay(attempt: number, backoff: BackoffOptions, random: () => number = Math.random): number {
   const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30));
-  return Math.min(backoff.maxMs, Math.round(base * (0.75 + random() * 0.5)));
+  return Math.min(backoff.maxMs, Math.floor(base * (0.75 + random() * 0.5)));
 }
 
 /** The URL without user:password, for logs and error messages. */

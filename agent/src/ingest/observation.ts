@@ -42,6 +42,8 @@ export interface PublishObservation {
   readonly payload: Buffer;
   readonly retain: boolean;
   readonly qos: 0 | 1 | 2;
+  /** `tap`: seen by subscribing to the site's broker (DESIGN.md, way 2); the sender is not visible, `client` is null. */
+  readonly via?: 'tap';
 }
 
 export interface SubscribeObservation {

@@ -5,7 +5,8 @@ import type { ModbusRequest, ModbusResponse } from '../protocol/modbus/pdu-decod
 
 /** Who sent something, as far as the ingest path could see. */
 export interface EventSource {
-  readonly transport: 'mqtt' | 'modbus';
+  /** `mqtt-tap`: seen through a subscription to the site's broker; account and address are not visible. */
+  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap';
   readonly clientId: string;
   /** Authenticated account; null when anonymous or not visible. */
   readonly account: string | null;

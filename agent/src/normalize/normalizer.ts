@@ -6,6 +6,9 @@ import type { EventSource, InventoryDevice, PipelineEvent } from './events.ts';
 import type { Inventory } from './inventory.ts';
 import { decodeTelemetry } from './telemetry-decoder.ts';
 
+/** Who sent a message seen through the MQTT tap: nobody the agent can name (DESIGN.md, way 2). */
+export const TAP_SOURCE: EventSource = Object.freeze({ transport: 'mqtt-tap', clientId: '(not visible)', account: null, role: null, address: '(not visible)' });
+
 /**
  * Observations → pipeline events through the device model: topic to device, payload to
  * a typed command or telemetry, identity to an account with its role. One observation
@@ -58,7 +61,7 @@ export class Normalizer {
 
   private normalizePublish(observation: PublishObservation): PipelineEvent | null {
     const wireTopic = parseWireTopic(observation.topic);
-    const source = observation.client === null ? null : this.source(observation.client);
+    const source = observation.client !== null ? this.source(observation.client) : observation.via === 'tap' ? TAP_SOURCE : null;
     if (wireTopic === null) return source === null ? null : { kind: 'other-publish', ts: observation.ts, topic: observation.topic, source };
     const device = this.inventory.device(wireTopic.deviceId) ?? null;
     if (observation.payload.length > MAX_PAYLOAD_BYTES) {

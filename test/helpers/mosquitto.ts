@@ -1,0 +1,223 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { IN_CI, findExecutable } from './peers.ts';
+
+const run = promisify(execFile);
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+const START_TIMEOUT_MS = 5_000;
+const STOP_TIMEOUT_MS = 3_000;
+const PORT_ATTEMPTS = 5;
+/** Lines of mosquitto's stderr kept for error messages (bounded). */
+const LOG_LINES = 50;
+
+/**
+ * Why the mosquitto tests cannot run here, or null when they can. Outside CI a missing
+ * broker skips with a printed reason; in CI (CI=true) it is a failure (test/helpers/peers.ts).
+ */
+export function missingMosquitto(): string | null {
+  let reason: string | null = null;
+  try {
+    accessSync(MOSQUITTO, constants.X_OK);
+    if (findExecutable('mosquitto_passwd') === null) reason = 'mosquitto_passwd not found (apt-get install mosquitto)';
+  } catch {
+    reason = `${MOSQUITTO} not found (apt-get install mosquitto)`;
+  }
+  if (reason === null) return null;
+  if (IN_CI) throw new Error(`CI=true and a required peer is missing: ${reason}`);
+  console.warn(`skipping: ${reason}`);
+  return reason;
+}
+
+export interface RunningMosquitto {
+  readonly port: number;
+  /** mqtt://127.0.0.1:<port> */
+  readonly url: string;
+  /** The one account in the password file. */
+  readonly username: string;
+  readonly password: string;
+  /** Stops the broker (SIGTERM, SIGKILL after 3 s) and removes its files. Idempotent. */
+  stop(): Promise<void>;
+  /** Stops the broker if it runs and starts it again on the same port. */
+  restart(): Promise<void>;
+  /** The last lines mosquitto wrote to stderr. */
+  log(): string;
+}
+
+/** Port 0 → a port the kernel considers free right now (mosquitto may still lose a race for it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killLiveOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A crashed test file must not leave brokers behind (kill is synchronous; fine in 'exit').
+  process.once('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+}
+
+class AddressInUse extends Error {}
+
+class MosquittoProcess implements RunningMosquitto {
+  readonly username = 'wardwatch-tap';
+  readonly password = `pw-${Math.random().toString(36).slice(2)}`;
+  private dir: string | null = null;
+  private child: ChildProcess | null = null;
+  private readonly logLines: string[] = [];
+  port = 0;
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  log(): string {
+    return this.logLines.join('\n');
+  }
+
+  /** Config and password file in a temp dir, made again after stop() removed them. */
+  private async files(): Promise<string> {
+    if (this.dir === null) {
+      const dir = mkdtempSync(join(tmpdir(), 'wardwatch-mosquitto-'));
+      this.dir = dir;
+      const passwordFile = join(dir, 'passwd');
+      await run('mosquitto_passwd', ['-b', '-c', passwordFile, this.username, this.password]);
+      if (process.getuid?.() === 0) {
+        // Started as root, mosquitto 2 drops to user mosquitto before it reads the password
+        // file, and wants that file to be its own; the directory must let it in.
+        chmodSync(dir, 0o755);
+        await run('chown', ['mosquitto:mosquitto', passwordFile]);
+      }
+    }
+    const configFile = join(this.dir, 'mosquitto.conf');
+    // No pid_file: mosquitto run by hand must not write one (it would be /run/mosquitto's).
+    writeFileSync(
+      configFile,
+      [
+        `listener ${this.port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${join(this.dir, 'passwd')}`,
+        'persistence false',
+        'log_dest stderr',
+        '',
+      ].join('\n'),
+    );
+    return configFile;
+  }
+
+  async start(): Promise<void> {
+    const configFile = await this.files();
+    const child = spawn(MOSQUITTO, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    live.add(child);
+    killLiveOnExit();
+    this.child = child;
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      live.delete(child);
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) {
+        if (line.trim() === '') continue;
+        this.logLines.push(line);
+        if (this.logLines.length > LOG_LINES) this.logLines.shift();
+      }
+    });
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (exited !== null) {
+        this.child = null;
+        const log = this.log();
+        if (/address already in use/i.test(log)) throw new AddressInUse(`port ${this.port} in use`);
+        throw new Error(`mosquitto exited at start (${JSON.stringify(exited)}):\n${log}`);
+      }
+      if (await accepts(this.port)) return;
+      if (Date.now() > deadline) {
+        await this.stopProcess();
+        throw new Error(`mosquitto did not accept connections on ${this.port} within ${START_TIMEOUT_MS} ms:\n${this.log()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  private async stopProcess(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await gone;
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopProcess();
+    if (this.dir !== null) {
+      rmSync(this.dir, { recursive: true, force: true });
+      this.dir = null;
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stopProcess();
+    // The same port: another process may have taken it meanwhile; a few tries, then fail.
+    for (let attempt = 1; ; attempt += 1) {
+      this.logLines.length = 0;
+      try {
+        await this.start();
+        return;
+      } catch (error) {
+        if (!(error instanceof AddressInUse) || attempt >= PORT_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+}
+
+/**
+ * A real mosquitto on 127.0.0.1 with one password-file account and no anonymous access.
+ * Call missingMosquitto() first to skip when the broker is not installed.
+ */
+export async function startMosquitto(): Promise<RunningMosquitto> {
+  const broker = new MosquittoProcess();
+  for (let attempt = 1; ; attempt += 1) {
+    broker.port = await freePort();
+    try {
+      await broker.start();
+      return broker;
+    } catch (error) {
+      // Between closing the probe socket and mosquitto's bind someone else took the port.
+      if (!(error instanceof AddressInUse) || attempt >= PORT_ATTEMPTS) {
+        await broker.stop();
+        throw error;
+      }
+    }
+  }
+}
