@@ -98,6 +98,7 @@ describe.skipIf(noMosquitto !== null)('MQTT tap on a real mosquitto (subscribes 
     expect(JSON.parse(got[1]?.payload.toString('utf8') ?? 'null')).toEqual({ rate_ml_h: 12 });
     for (const observation of got) {
       expect(observation.client).toBeNull();
+      expect(observation.via).toBe('tap');
       expect(observation.ts).toBe(1_700_000_000_000);
       // Subscribed with QoS 0, so delivered with QoS 0 [MQTT-3.8.4-6]; a live publish to an
       // established subscription has RETAIN=0 whatever its publisher set [MQTT-3.3.1-9].
@@ -116,7 +117,7 @@ describe.skipIf(noMosquitto !== null)('MQTT tap on a real mosquitto (subscribes 
       const { tap: ingest, gaps } = tap({ password: 'not-the-password', backoff: { initialMs: 50, maxMs: 100 } });
       // mosquitto's log of its connections; the helper's readiness probe was the first.
       const connections = (): number => broker.log().match(/New connection from/g)?.length ?? 0;
-      const connectionsBefore = await waitFor(() => connections(), 1_000, "the readiness probe in mosquitto's log");
+      const connectionsBefore = await waitFor(() => connections() > 0 && connections(), 1_000, "the readiness probe in mosquitto's log");
       await expect(ingest.start()).rejects.toMatchObject({
         name: 'MqttTapError',
         code: 'TAP_LOGIN_REFUSED',
@@ -146,6 +147,7 @@ describe.skipIf(noMosquitto !== null)('MQTT tap on a real mosquitto (subscribes 
     await broker.stop();
     await waitFor(() => !ingest.connected, 3_000, 'the tap to notice the outage');
     expect(log.some((line) => line.msg.includes('monitoring gap started'))).toBe(true);
+    expect(ingest.gapOpenSince).toBeGreaterThanOrEqual(downAt);
     await sleep(2_000 - (Date.now() - downAt));
     await broker.restart();
     const upAt = Date.now();
@@ -154,10 +156,11 @@ describe.skipIf(noMosquitto !== null)('MQTT tap on a real mosquitto (subscribes 
     const after = await publisher();
     await after.publishAsync('ward/pump-01/command', 'after', { qos: 1 });
     await waitFor(() => publishes(seen).some((o) => o.payload.toString() === 'after'), 3_000, 'publish after the outage');
-    expect(publishes(seen).every((o) => o.client === null)).toBe(true);
+    expect(publishes(seen).every((o) => o.client === null && o.via === 'tap')).toBe(true);
 
     await sleep(300);
     expect(gaps).toHaveLength(1);
+    expect(ingest.gapOpenSince).toBeNull();
     const [gap] = gaps;
     expect(gap?.durationMs).toBeGreaterThanOrEqual(1_500);
     expect(gap?.durationMs).toBeLessThan(15_000);

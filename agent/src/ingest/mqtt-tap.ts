@@ -101,7 +101,7 @@ type TapState = 'idle' | 'connecting' | 'subscribed' | 'reconnecting' | 'failed'
  * The MQTT tap (DESIGN.md, "Ways to see traffic", way 2): the agent is one more client of
  * the site's own broker, subscribed to `#`. It sees every topic and payload but not who
  * published them, so each publish becomes an `mqtt-publish` Observation with
- * `client: null` ("identity not visible"). Nothing can be refused from here.
+ * `client: null` and `via: 'tap'` ("identity not visible"). Nothing can be refused from here.
  *
  * Reconnects with its own exponential backoff (mqtt.js only knows a fixed
  * `reconnectPeriod`); each outage, from the loss of the connection until the tap is
@@ -148,6 +148,14 @@ export class MqttTapIngest {
   /** True while the tap is connected and subscribed: monitoring through it is live. */
   get connected(): boolean {
     return this.state === 'subscribed';
+  }
+
+  /**
+   * Event time since which an outage has been open, or null. onGap only fires when the gap
+   * ends, so health reads this to say "not monitoring since …" while it lasts.
+   */
+  get gapOpenSince(): number | null {
+    return this.gapStartedAt;
   }
 
   /** Stored retained messages delivered on (re)subscription and not passed on. */
@@ -354,7 +362,8 @@ export class MqttTapIngest {
     if (topic.charCodeAt(0) === 0x24 /* $ */) return;
     const ts = this.now();
     try {
-      this.options.sink({ kind: 'mqtt-publish', ts, client: null, topic, payload, retain: packet.retain, qos: packet.qos });
+      // `via: 'tap'` tells the normalizer the sender is not visible (not a broker-internal publish).
+      this.options.sink({ kind: 'mqtt-publish', ts, client: null, via: 'tap', topic, payload, retain: packet.retain, qos: packet.qos });
     } catch (error) {
       this.sinkFailures += 1;
       if (ts - this.lastSinkFailureLogAt >= SINK_FAILURE_LOG_INTERVAL_MS) {
