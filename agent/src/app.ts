@@ -6,6 +6,7 @@ import { MAX_RECENT_ALERTS, type AlertManager } from './alert/alert-manager.ts';
 import type { AlertSink } from './alert/alert-sink.ts';
 import { MqttBrokerIngest } from './ingest/mqtt-broker.ts';
 import { ModbusGatewayIngest } from './ingest/modbus-gateway.ts';
+import { MqttTapIngest } from './ingest/mqtt-tap.ts';
 import type { AlertType } from './alert/catalogue.ts';
 import type { DeviceState } from './normalize/device-state.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -28,6 +29,8 @@ export interface AgentOptions {
   /** Moves every Modbus gateway: 0 = each on a free port, n = the i-th gateway on n + i. Default: the config's ports. */
   readonly modbusPort?: number;
   readonly modbusHost?: string;
+  /** Also watch the site's own broker by subscribing to `#` there (credentials: config `tap`). */
+  readonly tapUrl?: string;
   readonly logger?: Logger;
   /** Extra alert outputs (the demo prints alerts to the console). */
   readonly extraSinks?: readonly AlertSink[];
@@ -51,6 +54,9 @@ function splitHostPort(target: string): [string, number] {
   const colon = target.lastIndexOf(':');
   return [target.slice(0, colon).replace(/^\[|\]$/g, ''), Number(target.slice(colon + 1))];
 }
+
+/** How long start-up waits for the tap's login to be accepted or refused. */
+const TAP_START_WAIT_MS = 3_000;
 
 /** Device tile updates are coalesced per device and pushed at most this often. */
 const DEVICE_PUSH_MS = 500;
@@ -113,7 +119,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     },
   };
   let broker: MqttBrokerIngest | null = null;
+  let tap: MqttTapIngest | null = null;
   const { pipeline, alerts, state, health, verifier } = createMonitor(config, {
+    tapGapSince: () => tap?.gapOpenSince ?? null,
     sinks: [store, alertLog, dashboardSink, ...(options.extraSinks ?? [])],
     logger,
     initialAlerts: store.loadRecent(MAX_RECENT_ALERTS),
@@ -181,6 +189,27 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     logger,
   });
 
+  if (options.tapUrl !== undefined) {
+    const tapUrl = options.tapUrl;
+    tap = new MqttTapIngest({
+      url: tapUrl,
+      ...(config.tap === undefined ? {} : { username: config.tap.username, password: config.tap.password, protocolVersion: config.tap.protocolVersion }),
+      ...(config.tap?.clientId === undefined ? {} : { clientId: config.tap.clientId }),
+      sink: (observation) => pipeline.ingest(observation),
+      onGap: (gap) => {
+        alerts.raise({
+          type: 'monitoring-gap',
+          ts: gap.endedAt,
+          device: null,
+          dedupKey: `tap|${gap.startedAt}`,
+          title: `MQTT tap: nothing on the site's broker was seen for ${Math.round(gap.durationMs / 1000)} s (${new Date(gap.startedAt).toISOString().slice(11, 19)}–${new Date(gap.endedAt).toISOString().slice(11, 19)} UTC): ${gap.reason}`,
+          evidence: { ...gap, broker: tapUrl },
+        });
+      },
+      logger,
+    });
+  }
+
   const mqttPort = await broker.start();
   let modbusPorts = new Map<string, number>();
   try {
@@ -198,6 +227,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     await broker.stop();
     await gateway?.stop();
     throw error;
+  }
+  if (tap !== null) {
+    // An unreachable broker keeps the tap retrying (start never settles); a refused login
+    // is a configuration error the user must see now, not a quiet retry loop.
+    const started = tap.start();
+    const refused = await Promise.race([started.then(() => null, (error: unknown) => error), new Promise((resolve) => setTimeout(() => resolve(null), TAP_START_WAIT_MS))]);
+    if (refused !== null) {
+      await tap.stop();
+      await broker.stop();
+      await gateway?.stop();
+      await dashboard.stop();
+      throw refused;
+    }
+    started.catch(() => undefined);
   }
   const deviceTicker = setInterval(pushDevices, DEVICE_PUSH_MS);
   deviceTicker.unref();
@@ -220,6 +263,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       stopped = true;
       clearInterval(deviceTicker);
       clearInterval(healthTicker);
+      await tap?.stop();
       await broker?.stop();
       await gateway?.stop();
       await dashboard.stop();

@@ -38,6 +38,7 @@ export interface MonitorOptions {
   readonly logger: Logger;
   readonly initialAlerts?: readonly AlertView[];
   readonly connectedClients?: () => number;
+  readonly tapGapSince?: () => number | null;
   readonly onDeviceChange?: (state: DeviceState) => void;
 }
 
@@ -100,6 +101,7 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     sinkFailures: () => alerts.sinkFailures,
     detectorErrors: () => engine.errorsByDetector,
     expectsTraffic: config.devices.length > 0,
+    ...(options.tapGapSince === undefined ? {} : { tapGapSince: options.tapGapSince }),
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);
   const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), new ModbusNormalizer(inventory), engine, state, health, findings, onDeviceChange);

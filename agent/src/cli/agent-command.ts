@@ -18,6 +18,7 @@ interface AgentCommandOptions {
   readonly modbusPort?: number;
   readonly logLevel: string;
   readonly capture?: string;
+  readonly tap?: string;
 }
 
 export function registerAgentCommand(program: Command): void {
@@ -32,6 +33,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--http-port <port>', 'dashboard port (0 = any free port, logged)', parsePort, 8080)
     .option('--modbus-host <address>', 'address the Modbus/TCP gateways listen on', '0.0.0.0')
     .option('--modbus-port <port>', 'move the gateways of config modbus.gateways: the i-th listens on port + i (0 = each on a free port, logged)', parsePort)
+    .option('--tap <url>', 'also watch the site\'s existing broker by subscribing to # there, e.g. mqtt://broker:1883 (credentials: the config\'s tap section); senders are not visible this way')
     .option('--capture <file|->', 'also watch a capture: a pcap/pcapng file, or - for a live stream such as `tcpdump -i eth1 --immediate-mode -U -w - \'port 1883 or port 502\'` (the agent needs no capture privilege)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(async (options: AgentCommandOptions) => {
@@ -46,6 +48,7 @@ export function registerAgentCommand(program: Command): void {
           httpHost: options.httpHost,
           httpPort: options.httpPort,
           modbusHost: options.modbusHost,
+          ...(options.tap === undefined ? {} : { tapUrl: options.tap }),
           ...(options.modbusPort === undefined ? {} : { modbusPort: options.modbusPort }),
           logger,
         }),

@@ -6,6 +6,8 @@ export interface HealthInputs {
   readonly sinkFailures: () => ReadonlyMap<string, number>;
   readonly detectorErrors: () => ReadonlyMap<string, number>;
   readonly expectsTraffic: boolean;
+  /** When the MQTT tap lost the site's broker, if it has and has not got it back (null otherwise). */
+  readonly tapGapSince?: () => number | null;
 }
 
 /** No device traffic for this long (after the start-up grace) means ingest has stalled. */
@@ -42,6 +44,8 @@ export class AgentHealth {
     for (const [detector, errors] of this.inputs.detectorErrors()) {
       reasons.push(`detector "${detector}" has failed ${errors} times`);
     }
+    const tapGap = this.inputs.tapGapSince?.() ?? null;
+    if (tapGap !== null) reasons.push(`MQTT tap not connected to the site's broker since ${new Date(tapGap).toISOString().slice(11, 19)} UTC: traffic there is not seen`);
     if (this.inputs.expectsTraffic && now - this.startedAt > START_GRACE_MS) {
       const silentFor = now - (this.lastPublishAt ?? this.startedAt);
       if (silentFor > INGEST_STALL_MS) reasons.push(`no device traffic for ${Math.round(silentFor / 1000)} s`);

@@ -176,6 +176,14 @@ export const siteConfigSchema = z.strictObject({
     rules: z.array(policyRuleSchema),
   }),
   modbus: modbusSchema,
+  /** Credentials for `wardwatch agent --tap URL`: an account on the site's own broker that may read `#`. */
+  tap: z.strictObject({
+    username: z.string().min(1).max(128),
+    password: z.string().min(1),
+    /** Must be unique on the site broker: two clients with one id keep taking each other's session over. */
+    clientId: z.string().min(1).max(128).optional(),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
+  }).optional(),
   detection: detectionSchema,
 });
 
