@@ -139,6 +139,7 @@ export function registerReplayCommand(program: Command): void {
           anomalies: Object.fromEntries(counts.anomalies),
           alerts: Object.fromEntries(alertsByType),
           inspectionFailures,
+          maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
         }));
         return;
       }
