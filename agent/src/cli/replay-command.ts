@@ -8,13 +8,20 @@ import { createMonitor } from '../monitor.ts';
 import { functionName } from '../protocol/modbus/index.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
 import { loadConfigOrExit } from './config-commands.ts';
-import { EXIT_USAGE } from './options.ts';
+import { EXIT_USAGE, parsePort } from './options.ts';
 
 interface ReplayOptions {
   readonly config: string;
   readonly alertsOnly?: boolean;
   readonly json?: boolean;
   readonly progress: boolean;
+  readonly mqttPort: number[];
+  readonly modbusPort: number[];
+}
+
+function collectPort(value: string, previous: number[]): number[] {
+  const port = parsePort(value);
+  return [...previous, port];
 }
 
 /** Counts of what a replay saw, by protocol and type. */
@@ -33,6 +40,9 @@ class ReplayCounts {
         return;
       case 'modbus-anomaly':
         bump(this.anomalies, `modbus-${observation.name}`);
+        return;
+      case 'mqtt-anomaly':
+        bump(this.anomalies, `mqtt-${observation.name}`);
         return;
       default:
         bump(this.mqtt, observation.kind.replace(/^mqtt-/, ''));
@@ -69,6 +79,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--alerts-only', 'print only the alerts, no summary')
     .option('--json', 'JSON lines: one per alert, then one summary object')
     .option('--no-progress', 'no progress bar on standard error')
+    .option('--mqtt-port <port>', 'also decode this server port as MQTT (repeatable; the config\'s capture.mqttPorts too)', collectPort, [])
+    .option('--modbus-port <port>', 'also decode this server port as Modbus/TCP (repeatable)', collectPort, [])
     .action(async (capture: string, options: ReplayOptions) => {
       const config = await loadConfigOrExit(options.config);
       const json = options.json === true;
@@ -90,6 +102,8 @@ export function registerReplayCommand(program: Command): void {
           return monitor.pipeline.ingest(observation);
         },
         onInspectionFailure: (deviceId, _master, error) => inspectionFailures.push(`${deviceId}: ${(error as Error).message}`),
+        mqttPorts: options.mqttPort,
+        modbusPorts: options.modbusPort,
       });
 
       let total = 0;
@@ -122,6 +136,7 @@ export function registerReplayCommand(program: Command): void {
         process.exit(EXIT_USAGE);
       }
       for (const [name, count] of Object.entries(summary.anomalies)) counts.anomalies.set(name, (counts.anomalies.get(name) ?? 0) + count);
+      // Anomalies the normalizer found in decoded payloads (not JSON, unknown device…), not already counted above.
       for (const [name, count] of monitor.health.anomalies) if (!counts.anomalies.has(name)) counts.anomalies.set(name, count);
       const alertsByType = new Map<string, number>();
       for (const alert of monitor.alerts.list()) bump(alertsByType, `${alert.type} (${alert.severity})`);

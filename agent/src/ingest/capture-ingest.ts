@@ -2,6 +2,7 @@ import type { AlertType } from '../alert/catalogue.ts';
 import type { SiteConfig } from '../model/site-schema.ts';
 import { CaptureDecoder, type CaptureSummary, type TcpFlow } from '../protocol/pcap/index.ts';
 import { ModbusFlowObserver } from './modbus-flow-observer.ts';
+import { MqttFlowTracker } from '../protocol/mqtt/index.ts';
 import type { ModbusPeer, Observation } from './observation.ts';
 
 /** What carries MQTT in a capture; the MQTT decoder plugs in here (protocol/mqtt). */
@@ -16,9 +17,10 @@ export interface CaptureIngestOptions {
   readonly onInspectionFailure: (deviceId: string, master: ModbusPeer, error: unknown) => void;
   /** Server ports decoded as Modbus/TCP besides 502 and the gateways' targets. */
   readonly modbusPorts?: readonly number[];
-  /** Server ports decoded as MQTT (default 1883, 8883). */
+  /** Server ports decoded as MQTT besides 1883, 8883 and the config's `capture.mqttPorts`. */
   readonly mqttPorts?: readonly number[];
-  readonly mqtt?: CaptureProtocolHandler;
+  /** Replaces the MQTT decoder (tests); by default the capture decoder of protocol/mqtt. */
+  readonly mqtt?: CaptureProtocolHandler & { onGap?(flow: TcpFlow, ts?: number): void; flush?(): void };
 }
 
 export interface CaptureIngestSummary extends CaptureSummary {
@@ -47,21 +49,33 @@ export class CaptureIngest {
   private readonly mqttPorts: ReadonlySet<number>;
   private readonly devicesByAddress: ReadonlyMap<string, string>;
   private readonly mqttFlowKeys = new Set<string>();
+  private readonly mqtt: NonNullable<CaptureIngestOptions['mqtt']>;
   private modbusFlowCount = 0;
   private otherFlowKeys = new Set<string>();
 
   constructor(private readonly options: CaptureIngestOptions) {
     this.devicesByAddress = modbusDevicesByAddress(options.config);
     const targetPorts = [...this.devicesByAddress.keys()].map((address) => Number(address.slice(address.lastIndexOf(':') + 1)));
-    this.modbusPorts = new Set([502, ...targetPorts, ...(options.modbusPorts ?? [])]);
-    this.mqttPorts = new Set(options.mqttPorts ?? [1883, 8883]);
+    this.modbusPorts = new Set([502, ...targetPorts, ...options.config.capture.modbusPorts, ...(options.modbusPorts ?? [])]);
+    this.mqttPorts = new Set([1883, 8883, ...options.config.capture.mqttPorts, ...(options.mqttPorts ?? [])]);
+    this.mqtt = options.mqtt ?? new MqttFlowTracker((observation) => options.ingest(observation), {
+      onAnomaly: (anomaly) => options.ingest({
+        kind: 'mqtt-anomaly',
+        ts: anomaly.ts,
+        client: { clientId: '(capture)', username: null, address: anomaly.flow.client.ip },
+        name: anomaly.name,
+        detail: anomaly.detail,
+      }),
+    });
     this.decoder = new CaptureDecoder(
       {
         onData: (flow, payload, tsMicros) => this.onData(flow, payload, tsMicros / 1000),
         onEnd: (flow) => this.onEnd(flow),
         onAnomaly: (name, _detail, flow) => {
-          const observer = flow === null ? undefined : this.modbusFlows.get(flow.key);
-          if (observer !== undefined && name === 'tcp-gap') observer.resetDirection(flow?.direction === 'client-to-server' ? 'request' : 'response');
+          if (flow === null || name !== 'tcp-gap') return;
+          const observer = this.modbusFlows.get(flow.key);
+          if (observer !== undefined) observer.resetDirection(flow.direction === 'client-to-server' ? 'request' : 'response');
+          else if (this.mqttPorts.has(flow.server.port)) this.mqtt.onGap?.(flow);
         },
       },
       { serverPorts: [...this.modbusPorts, ...this.mqttPorts] },
@@ -74,6 +88,7 @@ export class CaptureIngest {
 
   end(): CaptureIngestSummary {
     const summary = this.decoder.end();
+    this.mqtt.flush?.();
     return { ...summary, modbusFlows: this.modbusFlowCount, mqttFlows: this.mqttFlowKeys.size, otherFlows: this.otherFlowKeys.size };
   }
 
@@ -83,8 +98,8 @@ export class CaptureIngest {
       if (flow.direction === 'client-to-server') observer.pushRequests(payload, ts);
       else observer.pushResponses(payload, ts);
     } else if (this.mqttPorts.has(flow.server.port)) {
-      this.mqttFlowKeys.add(flow.key);
-      this.options.mqtt?.onData(flow, payload, ts);
+      if (this.mqttFlowKeys.size < 10_000) this.mqttFlowKeys.add(flow.key);
+      this.mqtt.onData(flow, payload, ts);
     } else if (this.otherFlowKeys.size < 10_000) {
       this.otherFlowKeys.add(flow.key);
     }
@@ -103,6 +118,6 @@ export class CaptureIngest {
 
   private onEnd(flow: TcpFlow): void {
     this.modbusFlows.delete(flow.key);
-    if (this.mqttPorts.has(flow.server.port)) this.options.mqtt?.onEnd(flow);
+    if (this.mqttPorts.has(flow.server.port)) this.mqtt.onEnd(flow);
   }
 }

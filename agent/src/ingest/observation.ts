@@ -96,8 +96,19 @@ export interface ModbusAnomalyObservation {
   readonly detail: string;
 }
 
+/** Bytes of an MQTT flow in a capture that did not decode as the protocol says; named, counted. */
+export interface MqttAnomalyObservation {
+  readonly kind: 'mqtt-anomaly';
+  readonly ts: number;
+  /** The client of the flow, as far as its CONNECT told; null before one was seen. */
+  readonly client: ClientIdentity | null;
+  readonly name: string;
+  readonly detail: string;
+}
+
 export type Observation =
   | ConnectObservation
+  | MqttAnomalyObservation
   | ModbusRequestObservation
   | ModbusResponseObservation
   | ModbusAnomalyObservation

@@ -176,6 +176,11 @@ export const siteConfigSchema = z.strictObject({
     rules: z.array(policyRuleSchema),
   }),
   modbus: modbusSchema,
+  /** Passive capture (`replay`, `agent --capture`): ports decoded besides MQTT's 1883/8883 and Modbus's 502. */
+  capture: z.strictObject({
+    mqttPorts: z.array(z.number().int().min(1).max(65535)).default([]),
+    modbusPorts: z.array(z.number().int().min(1).max(65535)).default([]),
+  }).prefault({}),
   /** Credentials for `wardwatch agent --tap URL`: an account on the site's own broker that may read `#`. */
   tap: z.strictObject({
     username: z.string().min(1).max(128),

@@ -49,6 +49,8 @@ export class Normalizer {
         };
       case 'mqtt-subscribe':
         return { kind: 'subscribe', ts: observation.ts, source: this.source(observation.client), topicFilters: observation.topicFilters };
+      case 'mqtt-anomaly':
+        return { kind: 'anomaly', ts: observation.ts, name: `mqtt-${observation.name}`, detail: observation.detail, topic: '(mqtt capture)', device: null, source: observation.client === null ? null : this.source(observation.client) };
       default:
         // Modbus observations have their own normalizer (modbus-normalizer.ts).
         return null;

@@ -299,10 +299,13 @@ export function propertyLengthProblem(frame: Buffer, header: FixedHeader): strin
 }
 
 /**
- * A TLS record header (RFC 8446 §5.1: content type 22 handshake, legacy version 3.x):
- * MQTT over TLS, which a passive monitor cannot read. 0x16 is not a valid MQTT first
- * byte (a CONNECT with flags 0b0110), so nothing MQTT is mistaken for it.
+ * A TLS record header (RFC 8446 §5.1): content type 20–23 (change_cipher_spec, alert,
+ * handshake, application_data), legacy version 3.x. MQTT over TLS, which a passive
+ * monitor cannot read; a capture that joins a TLS session late starts at an
+ * application_data record. 0x14–0x17 are CONNECTs with reserved flags set, never a valid
+ * first MQTT byte, so nothing MQTT is mistaken for TLS.
  */
 export function looksLikeTls(buf: Buffer, at: number): boolean {
-  return buf[at] === 0x16 && buf[at + 1] === 0x03 && (buf[at + 2] as number) <= 0x04;
+  const contentType = buf[at] as number;
+  return contentType >= 0x14 && contentType <= 0x17 && buf[at + 1] === 0x03 && (buf[at + 2] as number) <= 0x04;
 }

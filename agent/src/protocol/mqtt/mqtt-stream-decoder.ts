@@ -18,6 +18,8 @@ import {
   type HeaderProblemName,
   type MqttProtocolVersion,
 } from './fixed-header.ts';
+import { connackCodeProblem } from './connack-codes.ts';
+import { topicFilterProblem, topicNameProblem } from './topic-checks.ts';
 
 /**
  * Incremental MQTT decoding of ONE direction of one TCP stream, for passive capture
@@ -36,7 +38,8 @@ import {
  *
  * Resynchronisation. A packet whose fixed header decodes is skipped by its length when it
  * is bad, as the receiving broker frames it. That framing is believed once the direction
- * is in step: after a packet that decoded, or for a packet that starts like a CONNECT.
+ * is in step: after a packet that decoded, or for a packet that starts like a client's
+ * CONNECT (first byte 0x10).
  * At the start of a stream and after a gap in the capture the first packet must decode,
  * or the decoder resynchronises: it reports one anomaly, then moves on one byte at a time
  * to the next position where a plausible fixed header starts a complete packet that
@@ -71,6 +74,7 @@ export type MqttDecoderAnomalyName =
   | 'wrong-direction'          // a type that this side never sends (a CONNECT from the server)
   | 'truncated-frame'          // a packet cut by the end of the stream or by a gap in the capture
   | 'invalid-property-length'  // v5: a Property Length that is malformed or runs past its packet
+  | 'unknown-topic-alias'      // v5: a PUBLISH names its topic by an alias this direction never set
   | 'oversize'                 // a packet above `maxPacketBytes`: reported and passed over
   | 'tls-stream';              // TLS records, not MQTT: the rest of the direction is not decoded
 
@@ -89,18 +93,24 @@ export interface MqttStreamDecoderOptions {
   readonly direction: MqttStreamDirection;
   /** Version assumed until a CONNECT or `setProtocolVersion` says otherwise (default 4). */
   readonly protocolVersion?: MqttProtocolVersion;
-  /** Largest packet held, fixed header included (default 256 KiB, at least 64 bytes). */
+  /** Largest packet held, fixed header included (default 256 KiB, at least 16 bytes). */
   readonly maxPacketBytes?: number;
 }
 
 export const DEFAULT_MAX_PACKET_BYTES = 256 * 1024;
-const MIN_MAX_PACKET_BYTES = 64;
+const MIN_MAX_PACKET_BYTES = 16;
 /**
  * Candidate packets decoded (and rejected) in one resynchronisation before the bytes held
  * are dropped: bounds the work a hostile stream can cause to about this many decodes of
  * at most `maxPacketBytes` each.
  */
 const RESYNC_MAX_ATTEMPTS = 64;
+/**
+ * Topic aliases remembered per direction (5.0 §3.3.2.3.4). A broker grants at most its
+ * Topic Alias Maximum (mosquitto: 10 by default); beyond this many the oldest is
+ * forgotten, and a later use of it is reported as `unknown-topic-alias`.
+ */
+export const MAX_TOPIC_ALIASES = 1024;
 
 type Mode =
   | 'start'   // the next packet is the first after the start of the stream or a gap
@@ -122,6 +132,8 @@ export class MqttStreamDecoder {
   anomalies = 0;
   /** Bytes pushed. */
   bytes = 0;
+  /** Bytes dropped while resynchronising. */
+  skippedBytes = 0;
 
   private version: MqttProtocolVersion;
   private source: MqttVersionSource = 'assumed';
@@ -143,8 +155,9 @@ export class MqttStreamDecoder {
   private framed = 0;
   private connects = 0;
   private resyncAttempts = 0;
-  private resyncSkipped = 0;
   private readonly header: FixedHeader = emptyFixedHeader();
+  /** 5.0 topic aliases of this direction: alias → topic name. */
+  private readonly topicAliases = new Map<number, string>();
 
   constructor(options: MqttStreamDecoderOptions) {
     this.direction = options.direction;
@@ -261,10 +274,11 @@ export class MqttStreamDecoder {
       }
       if (this.mode === 'opaque') return;
       if (this.atStreamStart) {
-        if (data[at] === 0x16 && end - at < 3) return this.keep(data, at, 3);
+        const first = data[at] as number;
+        if (first >= 0x14 && first <= 0x17 && end - at < 3) return this.keep(data, at, 3);
         this.atStreamStart = false;
         if (looksLikeTls(data, at)) {
-          this.anomaly('tls-stream', 'the stream starts with a TLS record (MQTT over TLS cannot be read from a capture): not decoded', sink);
+          this.anomaly('tls-stream', 'the stream starts with a TLS record: MQTT over TLS cannot be read from a capture, the direction is not decoded', sink);
           this.mode = 'opaque';
           return;
         }
@@ -284,9 +298,10 @@ export class MqttStreamDecoder {
       }
       const frameLength = header.headerLength + header.remainingLength;
       if (frameLength > this.maxPacketBytes) {
+        // Out of step, a large length is believed only from a header that is otherwise sound.
         const problem = headerProblem(header, this.version);
-        if (this.mode === 'start' && problem !== null) {
-          this.startResync(problem.detail, problem.name, sink);
+        if (this.mode === 'start' && (problem !== null || !header.minimal || (header.type === PACKET_TYPE.PUBLISH && !publishTopicFits(data, at, header)))) {
+          this.startResync(problem?.detail ?? `an implausible ${packetTypeName(header.type)} header of ${frameLength} bytes`, problem?.name ?? 'malformed-packet', sink);
           at += 1;
           continue;
         }
@@ -320,7 +335,6 @@ export class MqttStreamDecoder {
     this.anomaly(name, `${detail}; ${where}: resynchronising`, sink);
     this.mode = 'resync';
     this.resyncAttempts = 0;
-    this.resyncSkipped = 0;
   }
 
   /**
@@ -331,16 +345,18 @@ export class MqttStreamDecoder {
     const header = this.header;
     const frame = data.subarray(at, at + length);
     const type = header.type;
-    let connectLevel = -1;
     if (type === PACKET_TYPE.CONNECT && this.direction === 'client-to-server') {
-      connectLevel = connectProtocolLevel(frame, header.headerLength, length);
+      const connectLevel = connectProtocolLevel(frame, header.headerLength, length);
       if (connectLevel > 0 && this.connects === 0) this.adopt(connectLevel as MqttProtocolVersion, 'connect');
     } else if (type === PACKET_TYPE.CONNACK && this.direction === 'server-to-client' && this.source === 'assumed' && header.remainingLength > 2) {
       // 3.1.1 §3.2.1: a 3.1/3.1.1 CONNACK is 2 bytes; 5.0's adds a property block (§3.2.2.3).
       this.adopt(5, 'inferred');
     }
     const problem = this.judge(frame, header);
-    if (problem !== null && this.mode === 'start' && connectLevel < 0) {
+    // Out of step, a bad packet's length is believed only if it starts like a client's
+    // CONNECT (type 1, flags 0): the first packet of a connection, malformed or not.
+    const startsLikeConnect = type === PACKET_TYPE.CONNECT && header.flags === 0 && this.direction === 'client-to-server';
+    if (problem !== null && this.mode === 'start' && !startsLikeConnect) {
       this.startResync(problem.detail, problem.name, sink);
       return false;
     }
@@ -370,11 +386,44 @@ export class MqttStreamDecoder {
       // mqtt-packet reads with bl, which throws RangeError on some truncated fields.
       this.parseError ??= error instanceof Error ? error.message : String(error);
     }
-    if (this.parseError === null && this.decoded !== null) return null;
+    if (this.parseError === null && this.decoded !== null) {
+      const content = contentProblem(this.decoded, frame, header, this.version);
+      const problem = content === null ? this.resolveTopicAlias(this.decoded) : { name: 'malformed-packet' as const, detail: content };
+      if (problem === null) return null;
+      this.decoded = null;
+      return problem;
+    }
     const why = this.parseError ?? 'not decoded';
     this.decoded = null;
     this.parser = this.newParser();
-    return { name: 'malformed-packet', detail: `${packetTypeName(header.type)} (MQTT ${versionText(this.version)}): ${why}` };
+    // A CONNECT states its own version; for the others, say which one they were read as.
+    const as = header.type === PACKET_TYPE.CONNECT ? '' : ` (read as MQTT ${versionText(this.version)})`;
+    return { name: 'malformed-packet', detail: `${packetTypeName(header.type)}${as}: ${why}` };
+  }
+
+  /**
+   * 5.0 §3.3.2.3.4: a PUBLISH with a topic and a Topic Alias sets the alias for this
+   * direction of the connection; one with an empty topic uses it. The decoded packet gets
+   * the topic the alias stands for. Using an alias never set is a Protocol Error (the
+   * broker disconnects with 0x82), and alias 0 is not allowed [MQTT-3.3.2-8].
+   */
+  private resolveTopicAlias(packet: Packet): Problem | null {
+    if (packet.cmd !== 'publish') return null;
+    const alias = packet.properties?.topicAlias;
+    if (alias === undefined) return null;
+    if (alias === 0) return { name: 'malformed-packet', detail: 'PUBLISH with Topic Alias 0 [MQTT-3.3.2-8]' };
+    if (packet.topic === '') {
+      const topic = this.topicAliases.get(alias);
+      if (topic === undefined) return { name: 'unknown-topic-alias', detail: `PUBLISH by Topic Alias ${alias}, which this connection has not set (a Protocol Error, 5.0 §3.3.2.3.4)` };
+      packet.topic = topic;
+      return null;
+    }
+    if (!this.topicAliases.has(alias) && this.topicAliases.size >= MAX_TOPIC_ALIASES) {
+      const oldest = this.topicAliases.keys().next().value;
+      if (oldest !== undefined) this.topicAliases.delete(oldest);
+    }
+    this.topicAliases.set(alias, packet.topic);
+    return null;
   }
 
   /** Hands the decoded packet to the sink, after the direction check. */
@@ -431,7 +480,7 @@ export class MqttStreamDecoder {
         if (!plausibleFirstByte(data[i] as number, this.version)) continue;
         this.keepFrom = i;
         this.need = end - i + 1;
-        this.resyncSkipped += i - at;
+        this.skippedBytes += i - at;
         return -1;
       }
       if (status === HEADER_INVALID_LENGTH || !header.minimal) continue;
@@ -441,7 +490,7 @@ export class MqttStreamDecoder {
       if (end - i < length) {
         this.keepFrom = i;
         this.need = length;
-        this.resyncSkipped += i - at;
+        this.skippedBytes += i - at;
         return -1;
       }
       if (i + length < end && !plausibleFirstByte(data[i + length] as number, this.version)) continue;
@@ -449,7 +498,7 @@ export class MqttStreamDecoder {
       if (this.resyncAttempts > RESYNC_MAX_ATTEMPTS) {
         // Too many near misses: drop what is held and search the bytes still to come.
         this.resyncAttempts = 0;
-        this.resyncSkipped += end - at;
+        this.skippedBytes += end - at;
         return end - at;
       }
       if (header.type === PACKET_TYPE.CONNECT && this.direction === 'client-to-server' && this.connects === 0) {
@@ -457,13 +506,13 @@ export class MqttStreamDecoder {
         if (level > 0) this.adopt(level as MqttProtocolVersion, 'connect');
       }
       if (this.judge(data.subarray(i, i + length), header) !== null) continue;
-      this.resyncSkipped += i - at;
+      this.skippedBytes += i - at;
       this.mode = 'synced';
       this.sequence(header.type, sink);
       this.deliver(header.type, sink);
       return i - at + length;
     }
-    this.resyncSkipped += end - at;
+    this.skippedBytes += end - at;
     return end - at;
   }
 }
@@ -483,4 +532,32 @@ function publishTopicFits(data: Buffer, at: number, header: FixedHeader): boolea
   if (topicAt + 2 > data.length) return true;
   const idBytes = (header.flags & 0b0110) !== 0 ? 2 : 0;
   return 2 + data.readUInt16BE(topicAt) + idBytes <= header.remainingLength;
+}
+
+/** What mqtt-packet accepts but MQTT does not: topic rules (topic-checks.ts), CONNACK codes. */
+function contentProblem(packet: Packet, frame: Buffer, header: FixedHeader, version: MqttProtocolVersion): string | null {
+  let problem: string | null = null;
+  switch (packet.cmd) {
+    case 'publish': {
+      const at = header.headerLength;
+      const raw = frame.subarray(at + 2, at + 2 + frame.readUInt16BE(at));
+      problem = topicNameProblem(raw, version, packet.properties?.topicAlias !== undefined);
+      break;
+    }
+    case 'subscribe':
+      for (const subscription of packet.subscriptions) {
+        problem ??= topicFilterProblem(subscription.topic);
+      }
+      break;
+    case 'unsubscribe':
+      for (const filter of packet.unsubscriptions) {
+        problem ??= topicFilterProblem(filter);
+      }
+      break;
+    case 'connack':
+      return connackCodeProblem((version === 5 ? packet.reasonCode : packet.returnCode) ?? 0, version);
+    default:
+      return null;
+  }
+  return problem === null ? null : `${packetTypeName(header.type)} with ${problem}`;
 }
