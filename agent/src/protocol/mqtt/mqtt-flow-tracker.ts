@@ -341,7 +341,7 @@ export class MqttFlowTracker {
         state.session = 'awaiting-connack';
         return;
       case 'publish': {
-        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
+        const payload = copyOf(packet.payload);
         return this.clientAction(state, { kind: 'mqtt-publish', topic: packet.topic, payload, retain: packet.retain, qos: packet.qos }, payload.length);
       }
       case 'subscribe':
@@ -402,14 +402,17 @@ export class MqttFlowTracker {
         if (state.clientBytes === 0) {
           // One-sided capture: the delivery is the only sign of the message (class comment).
           this.anomaly(state, 'server-to-client', 'client-side-missing', 'the broker delivers a message before the capture shows any byte from the client: deliveries reported without a sender until it does');
-          const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
-          this.emit({ kind: 'mqtt-publish', ts: state.ts, client: null, topic: packet.topic, payload, retain: packet.retain, qos: packet.qos });
+          this.emit({ kind: 'mqtt-publish', ts: state.ts, client: null, topic: packet.topic, payload: copyOf(packet.payload), retain: packet.retain, qos: packet.qos });
         }
         if (state.session === 'awaiting-connack') this.accept(state, 'a PUBLISH to the client');
         return;
       case 'disconnect':
-        // 5.0 §3.14: the server closes the session.
+        // 5.0 §3.14: the server closes the session (before a CONNACK: a refusal without one).
         if (state.connected) this.disconnected(state);
+        if (state.session === 'awaiting-connack') {
+          this.stats.discarded += state.held.length;
+          this.releaseHeld(state);
+        }
         state.session = 'ended';
         return;
       default:
@@ -471,4 +474,12 @@ export class MqttFlowTracker {
     state.connected = false;
     this.emit({ kind: 'mqtt-disconnect', ts: state.ts, client: state.identity });
   }
+}
+
+/**
+ * A payload of its own: mqtt-packet hands out a view of the bytes it was given, which are
+ * the capture's; an observation may be kept long after them (and must not pin them).
+ */
+function copyOf(payload: Buffer | string): Buffer {
+  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
 }

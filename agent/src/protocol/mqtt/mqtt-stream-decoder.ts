@@ -36,15 +36,23 @@ import { topicFilterProblem, topicNameProblem } from './topic-checks.ts';
  * and its errors ('error' events, or a throw) are caught, named, and followed by a fresh
  * parser instance.
  *
- * Resynchronisation. A packet whose fixed header decodes is skipped by its length when it
- * is bad, as the receiving broker frames it. That framing is believed once the direction
- * is in step: after a packet that decoded, or for a packet that starts like a client's
- * CONNECT (first byte 0x10).
- * At the start of a stream and after a gap in the capture the first packet must decode,
- * or the decoder resynchronises: it reports one anomaly, then moves on one byte at a time
- * to the next position where a plausible fixed header starts a complete packet that
- * mqtt-packet decodes and that is followed by another plausible first byte. A Remaining
- * Length with a fifth byte also starts a resynchronisation.
+ * Checks beyond mqtt-packet's: the flags and Remaining Length each type allows
+ * (fixed-header.ts), v5 Property Lengths that stay inside their packet, topic names and
+ * filters (topic-checks.ts), CONNACK codes (connack-codes.ts), the order of the first
+ * packets, and v5 Topic Aliases, which are resolved so that a PUBLISH sent by alias
+ * carries its topic name.
+ *
+ * Resynchronisation. A packet whose fixed header decodes is passed over by its length
+ * when it is bad, as the receiving broker frames it. That framing is believed once the
+ * direction is in step: after a packet that decoded, or for a packet that starts like a
+ * client's CONNECT (first byte 0x10). At the start of a stream and after a gap in the
+ * capture, a header that cannot start a valid packet is refused before its bytes are
+ * awaited, and the first packet must decode; otherwise the decoder resynchronises: it
+ * reports one anomaly, then moves on one byte at a time to the next position where a
+ * plausible fixed header starts a complete packet that mqtt-packet decodes and that is
+ * followed by another plausible first byte (or by the end of the bytes so far: a packet
+ * found there is taken at once, not held back for the next chunk). A Remaining Length
+ * with a fifth byte also starts a resynchronisation.
  *
  * Versions. A v5 packet carries properties, so the version matters for everything after
  * the CONNECT. The client-to-server decoder takes it from the CONNECT it reads (even one
@@ -54,7 +62,7 @@ import { topicFilterProblem, topicNameProblem } from './topic-checks.ts';
  * (default 4).
  *
  * Bounds (principle 3): at most one packet of up to `maxPacketBytes` (default 256 KiB,
- * fixed header included) is held. A larger packet is reported (`oversize`) and its bytes
+ * fixed header included) is held, and at most MAX_TOPIC_ALIASES aliases. A larger packet is reported (`oversize`) and its bytes
  * are passed over as they arrive, without being held; framing resumes after it (as
  * Suricata's `max-msg-length` does). A packet split across chunks is copied as it
  * arrives, so nothing the caller passed in is kept.
@@ -62,6 +70,8 @@ import { topicFilterProblem, topicNameProblem } from './topic-checks.ts';
  * The password of a CONNECT is in the packet given to `sink.packet` (mqtt-packet decodes
  * it); the decoder keeps no reference to that packet after the call, and replaces its
  * mqtt-packet parser, which would otherwise keep the CONNECT as its settings.
+ *
+ * Exceptions thrown by the sink propagate; the rest of that chunk is then not decoded.
  */
 
 export type MqttStreamDirection = 'client-to-server' | 'server-to-client';
@@ -292,19 +302,27 @@ export class MqttStreamDecoder {
       const status = readFixedHeader(data, at, header);
       if (status === HEADER_NEED_MORE) return this.keep(data, at, end - at + 1);
       if (status === HEADER_INVALID_LENGTH) {
-        this.startResync(`a Remaining Length longer than four bytes at a ${packetTypeName((data[at] as number) >> 4)} header`, 'malformed-packet', sink);
+        this.startResync(`a Remaining Length longer than four bytes (first byte 0x${(data[at] as number).toString(16)})`, 'malformed-packet', sink);
+        this.skippedBytes += 1;
         at += 1;
         continue;
       }
-      const frameLength = header.headerLength + header.remainingLength;
-      if (frameLength > this.maxPacketBytes) {
-        // Out of step, a large length is believed only from a header that is otherwise sound.
-        const problem = headerProblem(header, this.version);
-        if (this.mode === 'start' && (problem !== null || !header.minimal || (header.type === PACKET_TYPE.PUBLISH && !publishTopicFits(data, at, header)))) {
-          this.startResync(problem?.detail ?? `an implausible ${packetTypeName(header.type)} header of ${frameLength} bytes`, problem?.name ?? 'malformed-packet', sink);
+      if (header.type === PACKET_TYPE.CONNACK && this.direction === 'server-to-client' && this.source === 'assumed' && header.remainingLength > 2) {
+        // 3.1.1 §3.2.1: a 3.1/3.1.1 CONNACK is 2 bytes; 5.0's adds a property block (§3.2.2.3).
+        this.adopt(5, 'inferred');
+      }
+      if (this.mode === 'start' && !this.startsLikeConnect(header)) {
+        // Out of step: judge the header before waiting for the bytes it announces.
+        const problem = this.implausible(header, data, at);
+        if (problem !== null) {
+          this.startResync(problem.detail, problem.name, sink);
+          this.skippedBytes += 1;
           at += 1;
           continue;
         }
+      }
+      const frameLength = header.headerLength + header.remainingLength;
+      if (frameLength > this.maxPacketBytes) {
         this.mode = 'synced';
         this.sequence(header.type, sink);
         this.skipWhat = `${packetTypeName(header.type)} of ${frameLength} bytes`;
@@ -314,6 +332,7 @@ export class MqttStreamDecoder {
       }
       if (end - at < frameLength) return this.keep(data, at, frameLength);
       if (!this.frame(data, at, frameLength, sink)) {
+        this.skippedBytes += 1;
         at += 1;
         continue;
       }
@@ -348,15 +367,9 @@ export class MqttStreamDecoder {
     if (type === PACKET_TYPE.CONNECT && this.direction === 'client-to-server') {
       const connectLevel = connectProtocolLevel(frame, header.headerLength, length);
       if (connectLevel > 0 && this.connects === 0) this.adopt(connectLevel as MqttProtocolVersion, 'connect');
-    } else if (type === PACKET_TYPE.CONNACK && this.direction === 'server-to-client' && this.source === 'assumed' && header.remainingLength > 2) {
-      // 3.1.1 §3.2.1: a 3.1/3.1.1 CONNACK is 2 bytes; 5.0's adds a property block (§3.2.2.3).
-      this.adopt(5, 'inferred');
     }
     const problem = this.judge(frame, header);
-    // Out of step, a bad packet's length is believed only if it starts like a client's
-    // CONNECT (type 1, flags 0): the first packet of a connection, malformed or not.
-    const startsLikeConnect = type === PACKET_TYPE.CONNECT && header.flags === 0 && this.direction === 'client-to-server';
-    if (problem !== null && this.mode === 'start' && !startsLikeConnect) {
+    if (problem !== null && this.mode === 'start' && !this.startsLikeConnect(header)) {
       this.startResync(problem.detail, problem.name, sink);
       return false;
     }
@@ -368,6 +381,25 @@ export class MqttStreamDecoder {
     }
     this.deliver(type, sink);
     return true;
+  }
+
+  /**
+   * Out of step, a bad packet's length is believed only if it starts like a client's
+   * CONNECT (type 1, flags 0): the first packet of a connection, malformed or not.
+   */
+  private startsLikeConnect(header: FixedHeader): boolean {
+    return header.type === PACKET_TYPE.CONNECT && header.flags === 0 && this.direction === 'client-to-server';
+  }
+
+  /** What makes a fixed header unbelievable out of step, or null (also used to resynchronise). */
+  private implausible(header: FixedHeader, data: Buffer, at: number): Problem | null {
+    const problem = headerProblem(header, this.version);
+    if (problem !== null) return problem;
+    if (!header.minimal) return { name: 'malformed-packet', detail: `a ${packetTypeName(header.type)} header whose Remaining Length uses more bytes than needed [MQTT-1.5.5-1]` };
+    if (header.type === PACKET_TYPE.PUBLISH && !publishTopicFits(data, at, header)) {
+      return { name: 'malformed-packet', detail: `a PUBLISH header whose topic name would not fit in its ${header.remainingLength}-byte body` };
+    }
+    return null;
   }
 
   /** Decodes a complete packet: null when it decoded (in `this.decoded`), else what is wrong. */
@@ -483,10 +515,9 @@ export class MqttStreamDecoder {
         this.skippedBytes += i - at;
         return -1;
       }
-      if (status === HEADER_INVALID_LENGTH || !header.minimal) continue;
+      if (status === HEADER_INVALID_LENGTH) continue;
       const length = header.headerLength + header.remainingLength;
-      if (length > this.maxPacketBytes || headerProblem(header, this.version) !== null) continue;
-      if (header.type === PACKET_TYPE.PUBLISH && !publishTopicFits(data, i, header)) continue;
+      if (length > this.maxPacketBytes || this.implausible(header, data, i) !== null) continue;
       if (end - i < length) {
         this.keepFrom = i;
         this.need = length;
