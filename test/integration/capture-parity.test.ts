@@ -75,3 +75,41 @@ describe.skipIf(noTcpdump !== null || noMbpoll !== null)('capture parity: Modbus
     expect(summary?.modbus?.['request write-multiple-registers']).toBe(2);
   });
 });
+
+/**
+ * The same for MQTT: library scenarios played live against the agent's embedded broker
+ * while tcpdump records the broker's port; the replay of that capture (the port named on
+ * the command line) raises the same alert types.
+ */
+describe.skipIf(noTcpdump !== null)('capture parity: MQTT scenarios in-path, captured with tcpdump, replayed', () => {
+  it('the replay raises the alert types the live agent raised', async () => {
+    const data = temporaryDataDir();
+    const agent = await startTestAgent(data.dir);
+    const captureFile = join(data.dir, 'mqtt.pcap');
+    const capture = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-n', '-w', captureFile, `tcp port ${agent.mqttPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let started = '';
+    capture.stderr?.on('data', (chunk: Buffer) => (started += chunk.toString()));
+    try {
+      await waitFor(() => started.includes('listening on'), 5_000, 'tcpdump to start');
+      for (const scenario of ['pacing-asynchronous-mode', 'wildcard-subscription', 'retained-command', 'issuer-spoofing']) {
+        await run(process.execPath, ['bin/wardwatch.js', 'sim', 'scenario', 'run', scenario, '--broker', `mqtt://127.0.0.1:${agent.mqttPort}`]);
+      }
+      const live = await waitFor(() => {
+        const types = new Set(agent.alerts.list().map((alert) => alert.type));
+        return types.size >= 4 ? types : null;
+      }, 3_000, 'live alerts');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      capture.kill('SIGINT');
+      await new Promise((resolve) => capture.once('close', resolve));
+      const { stdout } = await run(process.execPath, ['bin/wardwatch.js', 'replay', captureFile, '--mqtt-port', String(agent.mqttPort), '--json']);
+      const replayed = new Set(stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; type?: string }).filter((line) => line.event === 'alert').map((line) => line.type));
+      expect([...replayed].sort()).toEqual([...live].sort());
+      expect(live).toContain('pacing-asynchronous-mode');
+      expect(live).toContain('broad-subscription');
+    } finally {
+      capture.kill('SIGINT');
+      await agent.stop();
+      data.remove();
+    }
+  });
+});
