@@ -1,17 +1,15 @@
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DEMO_CONFIG_FILE } from '../helpers/demo-config.ts';
-import { IN_CI } from '../helpers/peers.ts';
+import { FIXTURES, skipWithoutFixtures } from '../helpers/shared-fixtures.ts';
 import { temporaryDataDir, readAlertLog } from '../helpers/agent-fixture.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-const FIXTURE = new URL('../../../shared/fixtures/modbus/iti-modbus_test.pcap', import.meta.url);
-const missingFixture = !existsSync(FIXTURE);
-if (missingFixture && IN_CI) throw new Error('CI=true and ../shared/fixtures is missing');
-if (missingFixture) console.warn('skipping: ../shared/fixtures/modbus/iti-modbus_test.pcap not found');
+const missingFixture = skipWithoutFixtures('agent --capture test');
+const FIXTURE = join(FIXTURES, 'modbus/iti-modbus_test.pcap');
 
 /**
  * `tcpdump … -w - | wardwatch agent --capture -`: the agent reads a capture stream on

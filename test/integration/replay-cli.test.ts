@@ -1,21 +1,17 @@
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CaptureIngest } from '../../agent/src/ingest/capture-ingest.ts';
 import { createMonitor } from '../../agent/src/monitor.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
-import { IN_CI } from '../helpers/peers.ts';
+import { FIXTURES, skipWithoutFixtures } from '../helpers/shared-fixtures.ts';
 import { temporaryDataDir } from '../helpers/agent-fixture.ts';
 
 const run = promisify(execFile);
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-const missing = !existsSync(FIXTURES);
-if (missing && IN_CI) throw new Error('CI=true and ../shared/fixtures is missing');
-if (missing) console.warn('skipping: ../shared/fixtures not found');
+const missing = skipWithoutFixtures('replay tests');
 
 function captures(directory: string): string[] {
   return readdirSync(directory).flatMap((name) => {

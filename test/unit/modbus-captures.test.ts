@@ -1,11 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { MbapFramer, decodeRequest, decodeResponse, type FramerSink, type ModbusAdu } from '../../agent/src/protocol/modbus/index.ts';
 import { readCapture, type TcpFlow } from '../../agent/src/protocol/pcap/index.ts';
-import { IN_CI } from '../helpers/peers.ts';
+import { FIXTURES, skipWithoutFixtures } from '../helpers/shared-fixtures.ts';
 
 /**
  * Real Modbus/TCP captures (../shared/fixtures/modbus, see SOURCES.md) through the capture
@@ -14,17 +13,7 @@ import { IN_CI } from '../helpers/peers.ts';
  * disagree, the difference is pinned exactly, per capture, with the reason we found and
  * the evidence for it asserted alongside.
  */
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-const available = existsSync(join(FIXTURES, 'expected-tshark.json'));
-const missing = `the shared fixtures are not at ${FIXTURES} (see the project README)`;
-if (!available && !IN_CI) console.warn(`skipping Modbus capture tests: ${missing}`);
-if (!available && IN_CI) {
-  describe('shared fixtures', () => {
-    it('are present in CI', () => {
-      expect(available, missing).toBe(true);
-    });
-  });
-}
+const available = !skipWithoutFixtures('Modbus capture tests');
 
 type Tally = Record<string, number>;
 

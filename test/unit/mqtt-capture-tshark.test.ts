@@ -1,12 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { Observation } from '../../agent/src/ingest/observation.ts';
 import { MqttFlowTracker, type MqttAnomalyName, type MqttPacket, type MqttProtocolVersion } from '../../agent/src/protocol/mqtt/index.ts';
 import { readCapture, type TcpFlow, type TcpSegment } from '../../agent/src/protocol/pcap/index.ts';
-import { IN_CI } from '../helpers/peers.ts';
+import { FIXTURES, skipWithoutFixtures } from '../helpers/shared-fixtures.ts';
 
 /**
  * Every MQTT capture of ../shared/fixtures/mqtt (SOURCES.md) through the capture reader,
@@ -17,17 +16,7 @@ import { IN_CI } from '../helpers/peers.ts';
  * evidence asserted. Then the abnormal suricata-verify cases, each against the events or
  * settings of its test.yaml / suricata.yaml, and the negative captures.
  */
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-const available = existsSync(join(FIXTURES, 'expected-tshark.json'));
-const missing = `the shared fixtures are not at ${FIXTURES} (see the project README)`;
-if (!available && !IN_CI) console.warn(`skipping MQTT capture tests: ${missing}`);
-if (!available && IN_CI) {
-  describe('shared fixtures', () => {
-    it('are present in CI', () => {
-      expect(available, missing).toBe(true);
-    });
-  });
-}
+const available = !skipWithoutFixtures('MQTT capture tests');
 
 type Tally = Record<string, number>;
 

@@ -1,19 +1,15 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureDecoder, readCapture, type CaptureSummary } from '../../agent/src/protocol/pcap/index.ts';
-import { IN_CI } from '../helpers/peers.ts';
+import { FIXTURES, skipWithoutFixtures } from '../helpers/shared-fixtures.ts';
 
 /**
  * Every capture others wrote (../shared/fixtures, see its SOURCES.md) reads without an
  * exception, and the reader finds as many records as TShark 4.0.17 did
  * (expected-tshark.json, `packets`).
  */
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-const available = existsSync(join(FIXTURES, 'expected-tshark.json'));
-const missing = `the shared fixtures are not at ${FIXTURES} (see the project README)`;
-if (!available && !IN_CI) console.warn(`skipping capture tests: ${missing}`);
+const available = !skipWithoutFixtures('capture tests');
 
 function captures(folder: string): string[] {
   const walk = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
@@ -24,13 +20,6 @@ function captures(folder: string): string[] {
   return walk(join(FIXTURES, folder)).sort();
 }
 
-if (!available && IN_CI) {
-  describe('shared fixtures', () => {
-    it('are present in CI', () => {
-      expect(available, missing).toBe(true);
-    });
-  });
-}
 
 describe.skipIf(!available)('every shared capture', () => {
   const expected = available ? JSON.parse(readFileSync(join(FIXTURES, 'expected-tshark.json'), 'utf8')) as Record<string, { packets?: string }> : {};
