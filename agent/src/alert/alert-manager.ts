@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AlertAcknowledgement, AlertView } from '../server/dashboard-protocol.ts';
 import { ALERT_CATALOGUE } from './catalogue.ts';
+import { eventTimeIso } from '../model/wire.ts';
 import type { AlertSink } from './alert-sink.ts';
 import type { Finding } from './finding.ts';
 
@@ -64,7 +65,7 @@ export class AlertManager {
     const key = `${finding.type}|${finding.dedupKey}`;
     const suppressed = this.suppression.get(key);
     if (suppressed !== undefined && finding.ts <= suppressed.until && suppressed.alert.state === 'open' && this.recent.get(suppressed.alert.id) === suppressed.alert) {
-      const updated: AlertView = { ...suppressed.alert, count: suppressed.alert.count + 1, lastTs: new Date(finding.ts).toISOString() };
+      const updated: AlertView = { ...suppressed.alert, count: suppressed.alert.count + 1, lastTs: eventTimeIso(finding.ts) };
       suppressed.alert = updated;
       this.remember(updated);
       this.queueRepeat(updated);
@@ -75,8 +76,8 @@ export class AlertManager {
       id: randomUUID(),
       type: finding.type,
       severity: ALERT_CATALOGUE[finding.type].severity,
-      ts: new Date(finding.ts).toISOString(),
-      lastTs: new Date(finding.ts).toISOString(),
+      ts: eventTimeIso(finding.ts),
+      lastTs: eventTimeIso(finding.ts),
       count: 1,
       deviceId: device?.config.id ?? null,
       ward: device?.config.ward ?? null,

@@ -4,6 +4,7 @@ import { CaptureDecoder, type CaptureSummary, type TcpFlow } from '../protocol/p
 import { ModbusFlowObserver } from './modbus-flow-observer.ts';
 import { MqttFlowTracker } from '../protocol/mqtt/index.ts';
 import type { ModbusPeer, Observation } from './observation.ts';
+import { isValidEventTime } from '../model/wire.ts';
 
 /** What carries MQTT in a capture; the MQTT decoder plugs in here (protocol/mqtt). */
 export interface CaptureProtocolHandler {
@@ -49,6 +50,8 @@ export class CaptureIngest {
   private readonly mqttPorts: ReadonlySet<number>;
   private readonly devicesByAddress: ReadonlyMap<string, string>;
   private readonly mqttFlowKeys = new Set<string>();
+  private lastEventTime = 0;
+  private invalidTimestamps = 0;
   private readonly mqtt: NonNullable<CaptureIngestOptions['mqtt']>;
   private modbusFlowCount = 0;
   private otherFlowKeys = new Set<string>();
@@ -69,7 +72,7 @@ export class CaptureIngest {
     });
     this.decoder = new CaptureDecoder(
       {
-        onData: (flow, payload, tsMicros) => this.onData(flow, payload, tsMicros / 1000),
+        onData: (flow, payload, tsMicros) => this.onData(flow, payload, this.eventTime(tsMicros)),
         onEnd: (flow) => this.onEnd(flow),
         onAnomaly: (name, _detail, flow) => {
           if (flow === null || name !== 'tcp-gap') return;
@@ -86,10 +89,19 @@ export class CaptureIngest {
     this.decoder.push(chunk);
   }
 
+  /** Capture time in ms; a timestamp no date can hold (a fuzzed pcapng) keeps the last good time. */
+  private eventTime(tsMicros: number): number {
+    const ms = tsMicros / 1000;
+    if (isValidEventTime(ms)) this.lastEventTime = ms;
+    else this.invalidTimestamps += 1;
+    return this.lastEventTime;
+  }
+
   end(): CaptureIngestSummary {
     const summary = this.decoder.end();
     this.mqtt.flush?.();
-    return { ...summary, modbusFlows: this.modbusFlowCount, mqttFlows: this.mqttFlowKeys.size, otherFlows: this.otherFlowKeys.size };
+    const anomalies = this.invalidTimestamps === 0 ? summary.anomalies : { ...summary.anomalies, 'capture-invalid-timestamp': this.invalidTimestamps };
+    return { ...summary, anomalies, modbusFlows: this.modbusFlowCount, mqttFlows: this.mqttFlowKeys.size, otherFlows: this.otherFlowKeys.size };
   }
 
   private onData(flow: TcpFlow, payload: Buffer, ts: number): void {

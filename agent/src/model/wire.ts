@@ -59,3 +59,16 @@ export interface TelemetryMessage {
 
 /** Retained on `ward/<id>/status`, `offline` set through the MQTT last will. */
 export type DeviceStatus = 'online' | 'offline';
+
+/** ECMAScript's Date range: ±8.64e15 ms (ECMA-262 §21.4.1.1); beyond it toISOString throws. */
+const MAX_DATE_MS = 8.64e15;
+
+/** Whether an event time off the wire (a capture's timestamp, say) can be a date at all. */
+export function isValidEventTime(ms: number): boolean {
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_DATE_MS;
+}
+
+/** ISO-8601 of an event time; never throws (an impossible time reads as the epoch). */
+export function eventTimeIso(ms: number): string {
+  return new Date(isValidEventTime(ms) ? ms : 0).toISOString();
+}

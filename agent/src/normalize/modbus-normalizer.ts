@@ -1,5 +1,5 @@
 import { COMMAND_REGISTER, decodeField, modbusMapFor, type ModbusMap } from '../model/modbus-map.ts';
-import type { ParamValue } from '../model/wire.ts';
+import { eventTimeIso, type ParamValue } from '../model/wire.ts';
 import type { ModbusAnomalyObservation, ModbusPeer, ModbusRequestObservation, ModbusResponseObservation } from '../ingest/observation.ts';
 import { decodeRequest, decodeResponse, type ModbusRequest } from '../protocol/modbus/pdu-decoder.ts';
 import type { EventSource, InventoryDevice, PipelineEvent } from './events.ts';
@@ -118,7 +118,7 @@ export class ModbusNormalizer {
       device,
       message: {
         id: `modbus-${observation.master.address}:${observation.master.port}-${observation.transactionId}-${this.commandCounter}`,
-        ts: new Date(observation.ts).toISOString(),
+        ts: eventTimeIso(observation.ts),
         // As the simulated devices record it: Modbus has no account, the master is known by its address.
         issuer: 'modbus',
         user: observation.master.address,

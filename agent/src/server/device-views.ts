@@ -1,5 +1,6 @@
 import { rateToDose } from '../model/dose.ts';
 import { lookupDrug, type DrugLibrary } from '../model/drug-library.ts';
+import { eventTimeIso } from '../model/wire.ts';
 import { formatQuantity } from '../alert/format.ts';
 import { SEVERITY_RANK } from '../alert/catalogue.ts';
 import type { DeviceState } from '../normalize/device-state.ts';
@@ -39,7 +40,7 @@ export function deviceView(state: DeviceState, library: DrugLibrary, openAlerts:
     location: config.location ?? null,
     careArea: config.careArea ?? null,
     online: state.online,
-    lastSeen: state.lastSeen === null ? null : new Date(state.lastSeen).toISOString(),
+    lastSeen: state.lastSeen === null ? null : eventTimeIso(state.lastSeen),
     state: state.online ? (typeof reported === 'string' ? reported : 'unknown') : 'offline',
     summary: profile.id === 'infusion-pump' ? pumpSummary(state, library) : programmerSummary(state),
     alarm: typeof alarm === 'string' && alarm.length > 0 ? alarm : null,
