@@ -16,7 +16,7 @@ describe('event times no date can hold (a fuzzed capture) never throw', () => {
     const ward = new MonitorHarness();
     ward.now = 1e20;
     expect(() => ward.modbusRequest('pump-01', '10.66.0.1', writeMultipleRegistersPdu(0, [5]))).not.toThrow();
-    expect(ward.raised()).toEqual([['unauthorized-command', 'critical']]);
-    expect(ward.sink.raised[0]?.ts).toBe('1970-01-01T00:00:00.000Z');
+    expect(ward.raised()).toContainEqual(['unauthorized-command', 'critical']);
+    expect(ward.sink.raised.find((alert) => alert.type === 'unauthorized-command')?.ts).toBe('1970-01-01T00:00:00.000Z');
   });
 });
