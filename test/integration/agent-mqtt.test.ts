@@ -166,3 +166,26 @@ describe('garbage on the MQTT port', () => {
     }
   });
 });
+
+describe('the dashboard socket under hostile clients', () => {
+  it('a WebSocket upgrade from a foreign origin, reset mid-refusal, does not take the agent down', async () => {
+    const { connect: tcpConnect } = await import('node:net');
+    const data = temporaryDataDir();
+    const agent = await startTestAgent(data.dir);
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        const socket = tcpConnect(agent.httpPort, '127.0.0.1');
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+        socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${agent.httpPort}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://evil.example\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+        socket.resetAndDestroy();
+      }
+      const odd = await fetch(`http://127.0.0.1:${agent.httpPort}//`);
+      expect(odd.status).toBe(400);
+      const health = await fetch(`http://127.0.0.1:${agent.httpPort}/api/health`);
+      expect(health.status).toBe(200);
+    } finally {
+      await agent.stop();
+      data.remove();
+    }
+  });
+});

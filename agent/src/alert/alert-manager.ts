@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AlertAcknowledgement, AlertView } from '../server/dashboard-protocol.ts';
-import { ALERT_CATALOGUE } from './catalogue.ts';
+import { ALERT_CATALOGUE, SEVERITY_RANK } from './catalogue.ts';
 import { eventTimeIso } from '../model/wire.ts';
 import type { AlertSink } from './alert-sink.ts';
 import type { Finding } from './finding.ts';
@@ -52,9 +52,19 @@ export class AlertManager {
     for (const alert of initial) this.remember(alert);
   }
 
-  /** Newest first. */
+  /**
+   * Newest change first, at most `limit`, except that every open critical or high alert is
+   * always included: a flood of lesser alerts must never push one off a nurse's screen.
+   */
   list(limit = MAX_RECENT_ALERTS): AlertView[] {
-    return [...this.recent.values()].reverse().slice(0, limit);
+    const newestFirst = [...this.recent.values()].reverse();
+    if (newestFirst.length <= limit) return newestFirst;
+    const kept = newestFirst.slice(0, limit);
+    const keptIds = new Set(kept.map((alert) => alert.id));
+    for (const alert of newestFirst) {
+      if (!keptIds.has(alert.id) && alert.state === 'open' && SEVERITY_RANK[alert.severity] <= SEVERITY_RANK.high) kept.push(alert);
+    }
+    return kept;
   }
 
   get(id: string): AlertView | undefined {
@@ -138,14 +148,30 @@ export class AlertManager {
     // Re-insert so that Map order stays oldest → newest by last change.
     this.recent.delete(alert.id);
     this.recent.set(alert.id, alert);
-    if (this.recent.size > MAX_RECENT_ALERTS) {
-      for (const [id, candidate] of this.recent) {
-        // Open alerts are what nurses act on; evict acknowledged ones first.
-        if (candidate.state === 'acknowledged' || this.recent.size > 2 * MAX_RECENT_ALERTS) {
-          this.recent.delete(id);
-          break;
-        }
+    if (this.recent.size > MAX_RECENT_ALERTS) this.evictOne();
+  }
+
+  /**
+   * Keeps memory bounded (the store keeps everything): the oldest acknowledged alert goes
+   * first, then the oldest open info or warning; open critical and high alerts only beyond
+   * twice the cap, oldest first.
+   */
+  private evictOne(): void {
+    let lesser: string | null = null;
+    for (const [id, candidate] of this.recent) {
+      if (candidate.state === 'acknowledged') {
+        this.recent.delete(id);
+        return;
       }
+      if (lesser === null && SEVERITY_RANK[candidate.severity] > SEVERITY_RANK.high) lesser = id;
+    }
+    if (lesser !== null) {
+      this.recent.delete(lesser);
+      return;
+    }
+    if (this.recent.size > 2 * MAX_RECENT_ALERTS) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
     }
   }
 

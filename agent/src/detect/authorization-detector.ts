@@ -57,7 +57,8 @@ export class AuthorizationDetector implements Detector {
         type: 'issuer-mismatch',
         ts: event.ts,
         device,
-        dedupKey: `${device.config.id}|${source.account}|${message.issuer}`,
+        // Not the claimed issuer: free text would let one sender mint a new alert per message.
+        dedupKey: `${device.config.id}|${source.account}`,
         title: `${label}: command claims to come from ${message.issuer.slice(0, 64)} but was sent by ${source.account}`,
         evidence: { ...commandEvidence(event), claimedIssuer: message.issuer },
       });
@@ -76,7 +77,7 @@ export class AuthorizationDetector implements Detector {
       type: 'unauthorized-command',
       ts: event.ts,
       device,
-      dedupKey: `${device.config.id}|tap:${message.issuer.slice(0, 64)}|${message.command}`,
+      dedupKey: `${device.config.id}|tap|${message.command}`,
       title: `${deviceLabel(device)}: ${message.command} claiming issuer ${message.issuer.slice(0, 64)}, which may not command this device (sender not visible: seen through the MQTT tap)`,
       evidence: { ...commandEvidence(event), policy: 'no rule allows the claimed issuer for this device and command (default deny)' },
     });

@@ -98,7 +98,8 @@ export class DrugLibraryDetector implements Detector {
         type: 'drug-not-in-library',
         ts: event.ts,
         device: event.device,
-        dedupKey: `${event.device.config.id}|${context.careArea}|${context.drug}`,
+        // Drug and care area are free text off the wire: one alert per device folds the attempts (count), evidence keeps the latest.
+        dedupKey: `${event.device.config.id}|drug-not-in-library`,
         title: `${label}: ${context.drug.slice(0, 32)} is not in the ${context.careArea.slice(0, 32)} drug library${sentBy(event.source)}`,
         evidence: { ...commandEvidence(event), careArea: context.careArea, libraryDrugs: hasCareArea(this.library, context.careArea) ? Object.keys(this.library.careAreas[context.careArea]?.drugs ?? {}) : [] },
       });

@@ -29,6 +29,8 @@ export interface ModbusGatewayOptions {
 
 /** Masters at once on one gateway port (DESIGN.md, principle 3); more are refused. */
 export const MAX_MASTERS_PER_GATEWAY = 64;
+/** A master connection with no traffic this long is closed, so idle sockets cannot hold the gateway's slots. */
+export const MASTER_IDLE_TIMEOUT_MS = 120_000;
 
 /** Modbus App Proto v1.1b3 §7: exception codes the gateway answers with when it blocks. */
 const ILLEGAL_FUNCTION = 0x01;
@@ -58,7 +60,7 @@ class GatewaySession {
     const master = { address: normalizeAddress(masterSocket.remoteAddress), port: masterSocket.remotePort ?? 0 };
     const observer = new ModbusFlowObserver(route.deviceId, master, options.ingest, options.onInspectionFailure, {
       request: (adu, findings) => this.forward(route, master, adu, findings),
-      response: (adu) => this.masterSocket.write(encodeAdu(adu.transactionId, adu.unitId, adu.pdu)),
+      response: (adu) => GatewaySession.relay(this.masterSocket, this.deviceSocket, encodeAdu(adu.transactionId, adu.unitId, adu.pdu)),
     });
     masterSocket.on('data', (chunk: Buffer) => observer.pushRequests(chunk, now()));
     deviceSocket.on('data', (chunk: Buffer) => observer.pushResponses(chunk, now()));
@@ -75,7 +77,18 @@ class GatewaySession {
         return;
       }
     }
-    this.deviceSocket.write(encodeAdu(adu.transactionId, adu.unitId, adu.pdu));
+    GatewaySession.relay(this.deviceSocket, this.masterSocket, encodeAdu(adu.transactionId, adu.unitId, adu.pdu));
+  }
+
+  /**
+   * Writes to one side and, while that side cannot keep up, stops reading the other
+   * (back-pressure): a master that never reads its answers, or a device that stops
+   * reading, must not make the agent buffer without bound (DESIGN.md, principle 3).
+   */
+  private static relay(to: Socket, from: Socket, bytes: Buffer): void {
+    if (to.write(bytes) || from.isPaused()) return;
+    from.pause();
+    to.once('drain', () => from.resume());
   }
 }
 
@@ -102,6 +115,11 @@ export class ModbusGatewayIngest {
     for (const route of this.options.routes) {
       const server = createServer((master) => this.accept(route, server, master));
       server.maxConnections = MAX_MASTERS_PER_GATEWAY;
+      // A refused connection is itself worth seeing: somebody is holding every slot.
+      server.on('drop', (data) => {
+        const peer = { address: normalizeAddress(data?.remoteAddress), port: data?.remotePort ?? 0 };
+        this.safeIngest({ kind: 'modbus-anomaly', ts: this.now(), master: peer, deviceId: route.deviceId, direction: 'request', name: 'gateway-connection-refused', detail: `more than ${MAX_MASTERS_PER_GATEWAY} masters connected` }, route.deviceId, peer);
+      });
       this.servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -124,6 +142,7 @@ export class ModbusGatewayIngest {
   private accept(route: GatewayRoute, _server: Server, master: Socket): void {
     this.track(master);
     master.setNoDelay(true);
+    master.setTimeout(MASTER_IDLE_TIMEOUT_MS, () => master.destroy());
     master.pause();
     const device = connect({ host: route.targetHost, port: route.targetPort });
     this.track(device);
@@ -134,14 +153,18 @@ export class ModbusGatewayIngest {
     });
     device.once('error', (error) => {
       const peer = { address: normalizeAddress(master.remoteAddress), port: master.remotePort ?? 0 };
-      try {
-        this.options.ingest({ kind: 'modbus-anomaly', ts: this.now(), master: peer, deviceId: route.deviceId, direction: 'response', name: 'gateway-target-unreachable', detail: `${route.targetHost}:${route.targetPort}: ${(error as NodeJS.ErrnoException).code ?? error.message}` });
-      } catch (inspectionError) {
-        this.options.onInspectionFailure(route.deviceId, peer, inspectionError);
-      }
+      this.safeIngest({ kind: 'modbus-anomaly', ts: this.now(), master: peer, deviceId: route.deviceId, direction: 'response', name: 'gateway-target-unreachable', detail: `${route.targetHost}:${route.targetPort}: ${(error as NodeJS.ErrnoException).code ?? error.message}` }, route.deviceId, peer);
     });
     device.once('close', () => master.destroy());
     master.once('close', () => device.destroy());
+  }
+
+  private safeIngest(observation: Observation, deviceId: string, peer: ModbusPeer): void {
+    try {
+      this.options.ingest(observation);
+    } catch (error) {
+      this.options.onInspectionFailure(deviceId, peer, error);
+    }
   }
 
   async stop(): Promise<void> {

@@ -23,6 +23,14 @@ const NOT_AUTHORIZED = 5;
 
 /** Aedes allows 23 characters by default ([MQTT-3.1.3-5] minimum); device ids are longer. */
 const MAX_CLIENT_ID_LENGTH = 128;
+/**
+ * Bytes a connection may send before its login is accepted. A CONNECT is a few hundred
+ * bytes; aedes's parser would otherwise buffer a claimed 256 MB packet for its 30 s connect
+ * timeout, and a handful of such sockets would exhaust a Pi (DESIGN.md, principle 3).
+ */
+export const MAX_PRE_LOGIN_BYTES = 64 * 1024;
+/** TCP connections at once; beyond it the system refuses them (a connect flood is also an alert). */
+export const MAX_CONNECTIONS = 1_024;
 
 /**
  * The in-path broker (DESIGN.md, way 1): devices and stations connect to the agent's
@@ -34,6 +42,7 @@ export class MqttBrokerIngest {
   private server: Server | null = null;
   private readonly identities = new WeakMap<Client, ClientIdentity>();
   private readonly sockets = new Set<Socket>();
+  private readonly loggedIn = new WeakSet<object>();
   private readonly now: () => number;
 
   constructor(private readonly options: MqttBrokerOptions) {
@@ -44,6 +53,15 @@ export class MqttBrokerIngest {
     return this.broker?.connectedClients ?? 0;
   }
 
+  /** The pipeline never throws by design; if it ever does, the broker and its clients must not go down with it. */
+  private observe(observation: Parameters<ObservationSink>[0]): void {
+    try {
+      this.options.sink(observation);
+    } catch (error) {
+      this.options.logger.error({ err: error, kind: observation.kind }, 'observation failed; the broker goes on');
+    }
+  }
+
   private identityOf(client: Client, username: string | null = null): ClientIdentity {
     const known = this.identities.get(client);
     if (known !== undefined) return known;
@@ -52,7 +70,8 @@ export class MqttBrokerIngest {
   }
 
   async start(): Promise<number> {
-    const { sink, verifier, allowAnonymous, logger } = this.options;
+    const { verifier, allowAnonymous, logger } = this.options;
+    const sink = (observation: Parameters<ObservationSink>[0]): void => this.observe(observation);
     const broker = await Aedes.createBroker({
       maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
       authenticate: (client, username, password, done) => {
@@ -65,6 +84,7 @@ export class MqttBrokerIngest {
         if (username === undefined) {
           if (allowAnonymous) {
             this.identities.set(client, this.identityOf(client, null));
+            this.loggedIn.add(client.conn);
             done(null, true);
           } else {
             refuse('anonymous-refused', NOT_AUTHORIZED);
@@ -75,6 +95,7 @@ export class MqttBrokerIngest {
           (result) => {
             if (result.ok) {
               this.identities.set(client, this.identityOf(client, username));
+              this.loggedIn.add(client.conn);
               done(null, true);
             } else {
               refuse(result.reason, BAD_USERNAME_OR_PASSWORD);
@@ -120,8 +141,10 @@ export class MqttBrokerIngest {
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
+      this.guardPreLogin(socket);
       broker.handle(socket);
     });
+    server.maxConnections = MAX_CONNECTIONS;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -131,6 +154,29 @@ export class MqttBrokerIngest {
       });
     });
     return (server.address() as AddressInfo).port;
+  }
+
+  /** Counts what a socket sends until its login is accepted; beyond MAX_PRE_LOGIN_BYTES it is closed and reported. */
+  private guardPreLogin(socket: Socket): void {
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      if (this.loggedIn.has(socket)) {
+        socket.off('data', onData);
+        return;
+      }
+      received += chunk.length;
+      if (received <= MAX_PRE_LOGIN_BYTES) return;
+      socket.off('data', onData);
+      this.observe({
+        kind: 'mqtt-anomaly',
+        ts: this.now(),
+        client: { clientId: '(not logged in)', username: null, address: normalizeAddress(socket.remoteAddress) },
+        name: 'connect-oversize',
+        detail: `more than ${MAX_PRE_LOGIN_BYTES} bytes before the login was accepted; connection closed`,
+      });
+      socket.destroy();
+    };
+    socket.on('data', onData);
   }
 
   async stop(): Promise<void> {

@@ -51,8 +51,18 @@ export class DeviceStateTracker {
     return this.states.values();
   }
 
+  /**
+   * Telemetry or status over MQTT from an account that is not the device's own is an
+   * impersonation (the authorization detector says so); it must not become the device's
+   * state, or a forged weight or drug would hide the next overdose.
+   */
+  private static fromSomeoneElse(event: { readonly device: { readonly config: { readonly account: string } }; readonly source: { readonly transport: string; readonly account: string | null } | null }): boolean {
+    return event.source !== null && event.source.transport === 'mqtt' && event.source.account !== event.device.config.account;
+  }
+
   /** Returns the state that changed, or null when the event concerns no device's picture. */
   apply(event: PipelineEvent): DeviceState | null {
+    if ((event.kind === 'telemetry' || event.kind === 'status') && DeviceStateTracker.fromSomeoneElse(event)) return null;
     switch (event.kind) {
       case 'telemetry': {
         const state = this.states.get(event.device.config.id);

@@ -78,6 +78,8 @@ export class DashboardServer {
       });
     });
     server.on('upgrade', (request, socket, head) => {
+      // After an upgrade Node no longer watches the socket: a reset while we refuse or accept it must not crash the agent.
+      socket.on('error', () => socket.destroy());
       if (request.url === '/ws') this.hub.handleUpgrade(request, socket, head);
       else socket.destroy();
     });
@@ -102,7 +104,12 @@ export class DashboardServer {
   }
 
   private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://dashboard.invalid');
+    let url: URL;
+    try {
+      url = new URL(request.url ?? '/', 'http://dashboard.invalid');
+    } catch {
+      return sendJson(response, 400, { error: 'bad request target' });
+    }
     const method = request.method ?? 'GET';
     if (method === 'GET') {
       switch (url.pathname) {

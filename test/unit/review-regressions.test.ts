@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { MonitorHarness } from '../helpers/monitor-harness.ts';
+
+/** Regressions found by a second review (network input that hid or pushed out alerts). */
+describe('review regressions', () => {
+  it('telemetry forged by another account never becomes the device state: the overdose after it is still critical', () => {
+    const ward = new MonitorHarness();
+    ward.programHeparin('pump-01', 14.4);
+    ward.telemetry('pump-01', { state: 'running', drug: 'heparin', care_area: 'ICU', weight_kg: 1000, rate_ml_h: 14.4 }, 'guest');
+    ward.command('station-4w', 'pump-01', 'set_rate', { rate_ml_h: 200 });
+    expect(ward.sink.types()).toEqual(expect.arrayContaining(['device-impersonation', 'dose-above-hard-limit']));
+  });
+
+  it('one sender varying the claimed issuer folds into one issuer-mismatch alert, not one per message', () => {
+    const ward = new MonitorHarness();
+    for (let i = 0; i < 50; i += 1) ward.advance(1_000).command('station-4w', 'pump-03', 'pause', {}, `nurse-${i}`);
+    expect(ward.sink.raised.filter((alert) => alert.type === 'issuer-mismatch')).toHaveLength(1);
+  });
+
+  it('an open critical alert stays listed however many lesser alerts follow', () => {
+    const ward = new MonitorHarness();
+    ward.programHeparin('pump-01', 14.4);
+    ward.command('station-4w', 'pump-01', 'set_rate', { rate_ml_h: 320 });
+    const critical = ward.sink.raised.find((alert) => alert.type === 'dose-above-hard-limit');
+    for (let i = 0; i < 2_500; i += 1) ward.advance(400_000).command('station-4w', `pump-0${(i % 5) + 2}`, 'bolus', { volume_ml: 1 });
+    expect(ward.sink.raised.length).toBeGreaterThan(2_000);
+    expect(ward.monitor.alerts.list().some((alert) => alert.id === critical?.id)).toBe(true);
+    expect(ward.monitor.alerts.get(critical?.id ?? '')).toBeDefined();
+  });
+});
