@@ -71,14 +71,16 @@ export function registerDemoCommand(program: Command): void {
       ];
       const trigger = demoTrigger(config);
       if (trigger !== null) {
-        const payload = JSON.stringify({ id: 'demo-attack-1', ts: new Date().toISOString(), issuer: 'station-4w', user: 'rn-demo', command: 'set_rate', params: { rate_ml_h: trigger.rateMlPerHour } });
+        // A fresh id on every paste (the shell fills it in), or the second paste is also a replay.
+        const payload = JSON.stringify({ id: 'demo-ID', ts: new Date().toISOString(), issuer: 'station-4w', user: 'rn-demo', command: 'set_rate', params: { rate_ml_h: trigger.rateMlPerHour } }).replace('demo-ID', `demo-'$(date +%s%N)'`);
         lines.push(
           '',
           `Trigger an alert: ${trigger.drug} on ${trigger.deviceId} (bed ${trigger.bed}) at ten times its hard limit of ${trigger.hardLimit}:`,
           `  mosquitto_pub -h localhost -p ${agent.mqttPort} -u station-4w -P demo -t ward/${trigger.deviceId}/command -m '${payload}'`,
           'or, with nothing else installed:',
           `  npx wardwatch sim command --broker mqtt://localhost:${agent.mqttPort} -u station-4w -P demo ${trigger.deviceId} set_rate rate_ml_h=${trigger.rateMlPerHour}`,
-          'The same command as guest (-u guest) gives an unauthorized-command alert.',
+          'The same command as guest (-u guest) gives an unauthorized-command alert. Either also raises',
+          '"account-concurrent-session": the simulated station is logged in as station-4w already, and it is true.',
         );
       }
       lines.push('', 'Alerts appear below and on the dashboard. Ctrl-C stops.', '');

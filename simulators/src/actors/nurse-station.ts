@@ -180,8 +180,10 @@ export class NurseStation {
       this.transport.watchTelemetry(bed.device.id, this.onTelemetry);
     }
     for (const bed of this.beds) {
-      // The morning round: every bed programmed within the first minute, not all at once.
-      this.schedule(bed, 'program', this.random.uniform(5 * SECOND, 60 * SECOND));
+      // The morning round: every bed programmed within the first minute, not all at once;
+      // the demo bed first, so that the attack the demo prints finds heparin running at once.
+      const delay = this.random.uniform(5 * SECOND, 60 * SECOND);
+      this.schedule(bed, 'program', bed.isDemo ? SECOND : delay);
     }
   }
 
