@@ -7,8 +7,9 @@ export function formatQuantity(value: number): string {
 }
 
 /** " (sent by station-4w)", " (sent by Modbus master 10.4.2.7)" or " (sent by an anonymous client at 10.0.0.9)". */
-export function sentBy(source: { readonly account: string | null; readonly address: string; readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' }): string {
+export function sentBy(source: { readonly account: string | null; readonly address: string; readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed' }): string {
   if (source.transport === 'mqtt-tap') return ' (sender not visible: seen through the MQTT tap)';
+  if (source.transport === 'mqtt-unattributed') return ` (sender not visible: the capture did not contain its login; from ${source.address})`;
   if (source.account !== null) return ` (sent by ${source.account})`;
   return source.transport === 'modbus' ? ` (sent by Modbus master ${source.address})` : ` (sent by an anonymous client at ${source.address})`;
 }

@@ -1,6 +1,7 @@
 import type { FindingSink } from '../alert/finding.ts';
+import { sentBy } from '../alert/format.ts';
 import { deviceLabel } from '../normalize/inventory.ts';
-import type { DeviceCommandEvent, EventSource, InventoryDevice, PipelineEvent } from '../normalize/events.ts';
+import { senderHidden, type DeviceCommandEvent, type EventSource, type InventoryDevice, type PipelineEvent } from '../normalize/events.ts';
 import type { CommandPolicy } from './command-policy.ts';
 import type { AccountRole } from '../model/site-schema.ts';
 import type { Detector } from './detector.ts';
@@ -37,7 +38,7 @@ export class AuthorizationDetector implements Detector {
   private inspectCommand(event: DeviceCommandEvent, report: FindingSink): void {
     const { source, device, message } = event;
     const label = deviceLabel(device);
-    if (source.transport === 'mqtt-tap') {
+    if (senderHidden(source)) {
       this.inspectTappedCommand(event, report);
       return;
     }
@@ -77,15 +78,15 @@ export class AuthorizationDetector implements Detector {
       type: 'unauthorized-command',
       ts: event.ts,
       device,
-      dedupKey: `${device.config.id}|tap|${message.command}`,
-      title: `${deviceLabel(device)}: ${message.command} claiming issuer ${message.issuer.slice(0, 64)}, which may not command this device (sender not visible: seen through the MQTT tap)`,
+      dedupKey: `${device.config.id}|hidden-sender|${message.command}`,
+      title: `${deviceLabel(device)}: ${message.command} claiming issuer ${message.issuer.slice(0, 64)}, which may not command this device${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), policy: 'no rule allows the claimed issuer for this device and command (default deny)' },
     });
   }
 
   private inspectDeviceChannel(channel: string, ts: number, device: InventoryDevice, source: EventSource, report: FindingSink): void {
     // Through a tap the publisher is not visible, so impersonation cannot be told from the device itself.
-    if (source.transport === 'mqtt-tap' || source.account === device.config.account) return;
+    if (senderHidden(source) || source.account === device.config.account) return;
     report({
       type: 'device-impersonation',
       ts,

@@ -1,6 +1,6 @@
 import type { FindingSink } from '../alert/finding.ts';
 import type { DetectionConfig } from '../model/site-schema.ts';
-import type { EventSource, InventoryDevice, PipelineEvent } from '../normalize/events.ts';
+import { senderHidden, type EventSource, type InventoryDevice, type PipelineEvent } from '../normalize/events.ts';
 import { deviceLabel, type Inventory } from '../normalize/inventory.ts';
 import type { Detector } from './detector.ts';
 import { formatDuration } from './duration.ts';
@@ -92,7 +92,8 @@ export class DeviceSilentDetector implements Detector {
   }
 
   private ownVoice(device: InventoryDevice, source: EventSource | null): boolean {
-    return source === null || source.account === device.config.account;
+    // A hidden sender (tap, a capture that missed the login) is the best evidence there is that the device spoke.
+    return source === null || senderHidden(source) || source.account === device.config.account;
   }
 
   private watch(device: InventoryDevice, ts: number): DeviceWatch {

@@ -11,6 +11,12 @@ import type { Detector } from './detector.ts';
  * sender into a finding. Repeats fold into one alert through the suppression window, so
  * ten thousand bad messages give a handful of alerts, not ten thousand.
  */
+/**
+ * Anomalies that describe where a capture started or what it could hold, not what a sender
+ * did: a capture that begins mid-session shows every flow without its CONNECT.
+ */
+const CAPTURE_CONTEXT_ANOMALIES: ReadonlySet<string> = new Set(['mqtt-missing-connect', 'mqtt-missing-connack', 'mqtt-client-side-missing', 'mqtt-flow-evicted', 'mqtt-hold-overflow']);
+
 /** Senders tracked at once; least recently seen evicted (counted). */
 export const MALFORMED_MAX_SENDERS = 10_000;
 
@@ -23,7 +29,7 @@ export class MalformedPayloadDetector implements Detector {
   }
 
   inspect(event: PipelineEvent, report: FindingSink): void {
-    if (event.kind !== 'anomaly') return;
+    if (event.kind !== 'anomaly' || CAPTURE_CONTEXT_ANOMALIES.has(event.name)) return;
     const sender = event.source === null ? 'broker' : (event.source.account ?? `anonymous@${event.source.address}`);
     if (this.counter.record(boundedKey(sender), event.ts) === null) return;
     const target = event.device === null ? event.topic.slice(0, 80) : deviceLabel(event.device);

@@ -1,6 +1,6 @@
 import type { FindingSink } from '../alert/finding.ts';
 import type { DetectionConfig } from '../model/site-schema.ts';
-import type { EventSource, PipelineEvent } from '../normalize/events.ts';
+import { senderHidden, type EventSource, type PipelineEvent } from '../normalize/events.ts';
 import { deviceLabel, type Inventory } from '../normalize/inventory.ts';
 import { boundedKey, shortName } from './bounded-key.ts';
 import type { Detector } from './detector.ts';
@@ -52,7 +52,7 @@ export class PublishFloodDetector implements Detector {
         return;
     }
     // Through a tap every message comes from "somebody": counting them as one sender would cry flood at a busy ward.
-    if (source === null || source.transport === 'mqtt-tap') return;
+    if (source === null || senderHidden(source)) return;
     const sender = source.account ?? `anonymous@${source.address}`;
     const span = this.counter.record(boundedKey(sender), event.ts);
     if (span === null) return;

@@ -5,13 +5,22 @@ import type { ModbusRequest, ModbusResponse } from '../protocol/modbus/pdu-decod
 
 /** Who sent something, as far as the ingest path could see. */
 export interface EventSource {
-  /** `mqtt-tap`: seen through a subscription to the site's broker; account and address are not visible. */
-  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap';
+  /**
+   * `mqtt-tap`: seen through a subscription to the site's broker; `mqtt-unattributed`: a
+   * captured MQTT session whose login the capture did not contain. In both the account and
+   * address are not visible.
+   */
+  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed';
   readonly clientId: string;
   /** Authenticated account; null when anonymous or not visible. */
   readonly account: string | null;
   readonly role: AccountRole | null;
   readonly address: string;
+}
+
+/** Whether the sender of an event cannot be named (through a tap, or a capture that missed its login). */
+export function senderHidden(source: EventSource | null): boolean {
+  return source !== null && (source.transport === 'mqtt-tap' || source.transport === 'mqtt-unattributed');
 }
 
 export interface InventoryDevice {

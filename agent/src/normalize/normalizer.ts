@@ -5,6 +5,7 @@ import type { AccountRole } from '../model/site-schema.ts';
 import type { EventSource, InventoryDevice, PipelineEvent } from './events.ts';
 import type { Inventory } from './inventory.ts';
 import { decodeTelemetry } from './telemetry-decoder.ts';
+import { UNKNOWN_CLIENT_ID } from '../protocol/mqtt/index.ts';
 
 /** Who sent a message seen through the MQTT tap: nobody the agent can name (DESIGN.md, way 2). */
 export const TAP_SOURCE: EventSource = Object.freeze({ transport: 'mqtt-tap', clientId: '(not visible)', account: null, role: null, address: '(not visible)' });
@@ -21,6 +22,10 @@ export class Normalizer {
   ) {}
 
   private source(client: ClientIdentity): EventSource {
+    // A captured session whose CONNECT the capture missed: nobody can say who it is.
+    if (client.clientId === UNKNOWN_CLIENT_ID && client.username === null) {
+      return { transport: 'mqtt-unattributed', clientId: client.clientId, account: null, role: null, address: client.address };
+    }
     return {
       transport: 'mqtt',
       clientId: client.clientId,
