@@ -11,7 +11,7 @@ import { registerScenarioCommands } from './cli/scenario-commands.ts';
 
 /** The one command line: `wardwatch demo | agent | sim … | config …`. */
 const program = new Command('wardwatch')
-  .description('Wardwatch: monitor for the MQTT traffic of infusion pumps and pacemaker programmers on a hospital ward')
+  .description('Wardwatch: monitor for the MQTT and Modbus/TCP traffic of infusion pumps and pacemaker programmers on a hospital ward')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { randomInt } from 'node:crypto';
 import { Option } from 'commander';
 import type { Command } from 'commander';
@@ -100,7 +101,7 @@ export function registerSimCommands(program: Command, loadConfig: (file: string)
     .command('fleet')
     .description('start a simulated ward on an MQTT broker: devices, the nurse station and the EP clinic')
     .option('--broker <url>', 'MQTT broker URL (the agent\'s embedded broker, or the site\'s)', 'mqtt://localhost:1883')
-    .option('--config <file>', 'site configuration with the device inventory, drug library, accounts and policy', 'config/demo.yaml')
+    .option('-c, --config <file>', 'site configuration with the device inventory, drug library, accounts and policy', fileURLToPath(new URL('../../config/demo.yaml', import.meta.url)))
     .option('--pumps <n>', 'start only the first n infusion pumps of the inventory (default: all)')
     .option('--programmers <n>', 'start only the first n pacemaker programmers of the inventory (default: all)')
     .addOption(new Option('--speed <n>', `simulated seconds per real second, up to ${MAX_SPEED}`).default('1', '1, real time'))

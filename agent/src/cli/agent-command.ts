@@ -24,7 +24,7 @@ interface AgentCommandOptions {
 export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
-    .description('run the monitor: embedded MQTT broker for devices and stations, detectors, alert store and dashboard')
+    .description('run the monitor: embedded MQTT broker and Modbus/TCP gateways in the path (or a tap, or a capture beside it), detectors, alert store and dashboard')
     .requiredOption('-c, --config <file>', 'site configuration (YAML); check it first with `wardwatch config check`')
     .option('-d, --data-dir <dir>', 'where alerts are stored (wardwatch.db, alerts.jsonl)', './wardwatch-data')
     .option('--mqtt-host <address>', 'address the MQTT broker listens on', '0.0.0.0')

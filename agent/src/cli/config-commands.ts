@@ -16,7 +16,8 @@ export async function loadConfigOrExit(file: string): Promise<SiteConfig> {
   const result = await loadSiteConfig(file);
   if (!result.ok) {
     printIssues(file, result.issues, 'error');
-    process.stderr.write(`${file}: ${result.issues.length} problem${result.issues.length === 1 ? '' : 's'}; nothing was started.\n`);
+    const later = result.stage === 'structure' ? '; references between sections (devices, accounts, policy, care areas) are checked once these are fixed' : '';
+    process.stderr.write(`${file}: ${result.issues.length} problem${result.issues.length === 1 ? '' : 's'}${later}; nothing was started.\n`);
     process.exit(EXIT_USAGE);
   }
   printIssues(file, result.warnings, 'warning');

@@ -7,7 +7,7 @@ import { startFleet } from '../../../simulators/src/fleet.ts';
 import { ConsoleAlertSink } from './console-alert-sink.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { demoTrigger } from './demo-trigger.ts';
-import { parsePort, parsePositiveNumber } from './options.ts';
+import { parsePort, parsePositiveNumber, DEMO_CONFIG } from './options.ts';
 import { startOrExit, stopOnSignal } from './run-until-signal.ts';
 
 interface DemoOptions {
@@ -30,7 +30,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('run the agent with its embedded broker and store, a simulated ward and the dashboard, all in one process')
-    .option('-c, --config <file>', 'site configuration', 'config/demo.yaml')
+    .option('-c, --config <file>', 'site configuration', DEMO_CONFIG)
     .option('-d, --data-dir <dir>', 'where alerts are stored', join('.wardwatch', 'demo'))
     .option('--mqtt-host <address>', 'address the MQTT broker listens on (loopback: demo accounts have published passwords)', '127.0.0.1')
     .option('--mqtt-port <port>', 'MQTT broker port (0 = any free port)', parsePort, 1883)

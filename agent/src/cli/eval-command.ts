@@ -7,7 +7,7 @@ import { libraryFiles, loadScenarioFile, resolveScenario } from '../evaluation/s
 import type { Scenario } from '../../../simulators/src/scenarios/scenario-schema.ts';
 import type { SiteConfig } from '../model/site-schema.ts';
 import { loadConfigOrExit } from './config-commands.ts';
-import { EXIT_USAGE, parseCount } from './options.ts';
+import { EXIT_USAGE, parseCount, DEMO_CONFIG } from './options.ts';
 
 interface EvalOptions {
   readonly config: string;
@@ -41,7 +41,7 @@ export function registerEvalCommand(program: Command): void {
     .command('eval')
     .description('score detection: each scenario over a fresh agent and simulated ward, in virtual time; exits 1 when an expected alert is missing or a benign scenario raises a high or critical alert')
     .argument('[scenarios...]', 'library names or scenario files (default: the whole library)')
-    .option('-c, --config <file>', 'site configuration the ward and agent use', 'config/demo.yaml')
+    .option('-c, --config <file>', 'site configuration the ward and agent use', DEMO_CONFIG)
     .option('-o, --out <dir>', 'where eval.json and eval.md are written', 'wardwatch-eval')
     .option('--seed <n>', 'seed of the background ward', parseCount, 1)
     .action(async (names: string[], options: EvalOptions) => {

@@ -1,3 +1,5 @@
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 
 /** commander argParser for a TCP port; 0 asks the system for a free one. */
@@ -22,3 +24,15 @@ export function parseCount(value: string): number {
 /** Exit codes: 2 for anything the user can fix in the command line or config (as `config check`). */
 export const EXIT_USAGE = 2;
 export const EXIT_RUNTIME = 1;
+
+/**
+ * The demo ward's config, found from the package rather than the current directory, so
+ * that `wardwatch demo` works wherever it is started.
+ */
+export const DEMO_CONFIG = relativeIfInside(fileURLToPath(new URL('../../../config/demo.yaml', import.meta.url)));
+
+/** Shown in --help as `config/demo.yaml` when run from the checkout, absolute otherwise. */
+function relativeIfInside(path: string): string {
+  const relativePath = relative(process.cwd(), path);
+  return relativePath.startsWith('..') ? path : relativePath;
+}

@@ -8,7 +8,7 @@ import { createMonitor } from '../monitor.ts';
 import { functionName } from '../protocol/modbus/index.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
 import { loadConfigOrExit } from './config-commands.ts';
-import { EXIT_USAGE, parsePort } from './options.ts';
+import { EXIT_USAGE, parsePort, DEMO_CONFIG } from './options.ts';
 
 interface ReplayOptions {
   readonly config: string;
@@ -75,7 +75,7 @@ export function registerReplayCommand(program: Command): void {
     .command('replay')
     .description('run a pcap or pcapng capture (a file, or - for standard input) through the detectors, with event time from the capture')
     .argument('<capture>', 'capture file, or - to read a stream such as `tcpdump -U -w -`')
-    .option('-c, --config <file>', 'site configuration (devices, drug library, policy, Modbus gateway targets)', 'config/demo.yaml')
+    .option('-c, --config <file>', 'site configuration (devices, drug library, policy, Modbus gateway targets)', DEMO_CONFIG)
     .option('--alerts-only', 'print only the alerts, no summary')
     .option('--json', 'JSON lines: one per alert, then one summary object')
     .option('--no-progress', 'no progress bar on standard error')

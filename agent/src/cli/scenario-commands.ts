@@ -9,7 +9,7 @@ import { scoreScenario } from '../evaluation/scoring.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { loadScenariosOrExit } from './eval-command.ts';
-import { EXIT_RUNTIME, parsePort } from './options.ts';
+import { EXIT_RUNTIME, parsePort, DEMO_CONFIG } from './options.ts';
 
 interface RunOptions {
   readonly broker: string;
@@ -30,7 +30,7 @@ export function registerScenarioCommands(sim: Command): void {
   scenario
     .command('list')
     .description('name, title and source of every scenario in the library')
-    .option('-c, --config <file>', 'site configuration the scenarios are checked against', 'config/demo.yaml')
+    .option('-c, --config <file>', 'site configuration the scenarios are checked against', DEMO_CONFIG)
     .action(async (options: { config: string }) => {
       const config = await loadConfigOrExit(options.config);
       for (const file of await libraryFiles()) {
@@ -46,10 +46,10 @@ export function registerScenarioCommands(sim: Command): void {
     });
   scenario
     .command('run')
-    .description('play a scenario against a running agent over MQTT, in real time (the first step at once); with --agent, wait for its alerts and score them')
+    .description('play a scenario against a running agent over MQTT and Modbus/TCP, in real time (the first step at once); with --agent, wait for its alerts and score them')
     .argument('<scenario>', 'library name (see `sim scenario list`) or a scenario file')
     .option('--broker <url>', 'the agent\'s MQTT broker', 'mqtt://localhost:1883')
-    .option('-c, --config <file>', 'site configuration of that agent (plain-text passwords of the actors\' accounts)', 'config/demo.yaml')
+    .option('-c, --config <file>', 'site configuration of that agent (plain-text passwords of the actors\' accounts)', DEMO_CONFIG)
     .option('--agent <url>', 'the agent\'s dashboard URL, e.g. http://localhost:8080/, to read its alerts and score the run')
     .option('--modbus-host <host>', 'host of the agent\'s Modbus gateways (default: the broker\'s host)')
     .option('--modbus-port <port>', 'as the agent\'s --modbus-port: the i-th gateway of the config listens on port + i', parsePort)

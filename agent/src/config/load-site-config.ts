@@ -5,7 +5,8 @@ import { ALERT_CATALOGUE } from '../alert/catalogue.ts';
 
 export type ConfigLoadResult =
   | { readonly ok: true; readonly config: SiteConfig; readonly warnings: readonly ConfigIssue[] }
-  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+  /** `structure`: the schema failed, so references between sections were not checked yet. */
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[]; readonly stage: 'file' | 'structure' | 'references' };
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -41,9 +42,9 @@ function enforceIssues(config: SiteConfig): ConfigIssue[] {
 /** Validates YAML text; every problem is reported with its path, nothing throws. */
 export function parseSiteConfig(text: string): ConfigLoadResult {
   const parsed = parseYamlDocument(text, siteConfigSchema);
-  if (!parsed.ok) return parsed;
+  if (!parsed.ok) return { ...parsed, stage: 'structure' };
   const crossIssues = [...crossReferenceIssues(parsed.value), ...enforceIssues(parsed.value)];
-  if (crossIssues.length > 0) return { ok: false, issues: crossIssues };
+  if (crossIssues.length > 0) return { ok: false, issues: crossIssues, stage: 'references' };
   return { ok: true, config: deepFreeze(parsed.value), warnings: configWarnings(parsed.value) };
 }
 
@@ -53,7 +54,7 @@ export async function loadSiteConfig(file: string): Promise<ConfigLoadResult> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    return { ok: false, issues: [{ path: '(file)', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})` }] };
+    return { ok: false, issues: [{ path: '(file)', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})` }], stage: 'file' };
   }
   return parseSiteConfig(text);
 }
