@@ -28,3 +28,19 @@ describe('review regressions', () => {
     expect(ward.monitor.alerts.get(critical?.id ?? '')).toBeDefined();
   });
 });
+
+describe('a command the agent cannot read is still judged by who sent it', () => {
+  it('guest sending a partial pacing command gets unauthorized-command, not only an anomaly count', () => {
+    const ward = new MonitorHarness();
+    ward.publish(ward.client('guest'), 'ward/prog-02/command', JSON.stringify({ id: 'g1', ts: '2026-11-28T08:00:00Z', issuer: 'guest', user: 'x', command: 'program', params: { tachy_therapy: false } }));
+    expect(ward.raised()).toEqual([['unauthorized-command', 'critical']]);
+    expect(ward.sink.raised[0]?.title).toBe('EP clinic room 2 · prog-02: a command (unreadable: payload-schema) from guest, which may not command this device');
+    expect(ward.monitor.health.anomalies.get('payload-schema')).toBe(1);
+  });
+
+  it('the EP clinic sending the same partial command is a malformed payload, not unauthorized', () => {
+    const ward = new MonitorHarness();
+    ward.publish(ward.client('ep-clinic'), 'ward/prog-02/command', JSON.stringify({ id: 'e1', ts: '2026-11-28T08:00:00Z', issuer: 'ep-clinic', user: 'x', command: 'program', params: { tachy_therapy: false } }));
+    expect(ward.sink.raised).toEqual([]);
+  });
+});

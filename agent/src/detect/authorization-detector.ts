@@ -30,6 +30,8 @@ export class AuthorizationDetector implements Detector {
   inspect(event: PipelineEvent, report: FindingSink): void {
     if (event.kind === 'command') {
       this.inspectCommand(event, report);
+    } else if (event.kind === 'anomaly' && event.device !== null && event.source !== null && event.topic.endsWith('/command')) {
+      this.inspectUnreadableCommand(event.ts, event.device, event.source, event.name, report);
     } else if ((event.kind === 'telemetry' || event.kind === 'status' || event.kind === 'ack') && event.source !== null) {
       this.inspectDeviceChannel(event.kind, event.ts, event.device, event.source, report);
     }
@@ -81,6 +83,26 @@ export class AuthorizationDetector implements Detector {
       dedupKey: `${device.config.id}|hidden-sender|${message.command}`,
       title: `${deviceLabel(device)}: ${message.command} claiming issuer ${message.issuer.slice(0, 64)}, which may not command this device${sentBy(event.source)}`,
       evidence: { ...commandEvidence(event), policy: 'no rule allows the claimed issuer for this device and command (default deny)' },
+    });
+  }
+
+  /**
+   * A payload on a device's command topic that could not be read as a command is still a
+   * command attempt: from an account that may send this device nothing at all, it is
+   * unauthorized whatever its shape (a partial command must not slip past the policy).
+   */
+  private inspectUnreadableCommand(ts: number, device: InventoryDevice, source: EventSource, anomaly: string, report: FindingSink): void {
+    if (senderHidden(source)) return;
+    const address = source.transport === 'modbus' ? source.address : null;
+    const mayCommand = Object.keys(device.profile.commands).some((command) => this.policy.allowingRule(source.account, source.role, device, command, address) !== null);
+    if (mayCommand) return;
+    report({
+      type: 'unauthorized-command',
+      ts,
+      device,
+      dedupKey: `${device.config.id}|${source.account ?? source.address}|unreadable`,
+      title: `${deviceLabel(device)}: a command (unreadable: ${anomaly}) from ${source.account ?? `an anonymous client at ${source.address}`}, which may not command this device`,
+      evidence: { anomaly, account: source.account, role: source.role, clientId: source.clientId, address: source.address, transport: source.transport, policy: 'no rule allows this account any command on this device (default deny)' },
     });
   }
 
