@@ -39,7 +39,7 @@ describe('sim scenario run against a running agent', () => {
 
   it('a live run skips the ward events only an evaluation can stage, and says so', async () => {
     const { stdout } = await run(process.execPath, ['bin/wardwatch.js', 'sim', 'scenario', 'run', 'benign-occlusion-restart', '--broker', `mqtt://127.0.0.1:${agent.mqttPort}`]);
-    expect(stdout).toContain('needs the evaluation\'s own simulated ward; skipped on a live run');
+    expect(stdout).toContain('benign-occlusion-restart: SKIPPED on a live run: step 1 stages a ward event, which needs the evaluation\'s own simulated ward. Run it with `wardwatch eval benign-occlusion-restart`.');
   });
 });
 

@@ -44,3 +44,25 @@ describe('a command the agent cannot read is still judged by who sent it', () =>
     expect(ward.sink.raised).toEqual([]);
   });
 });
+
+describe('scoring a live run against an agent that already had the alert open', () => {
+  it('an occurrence folded into an alert an earlier run opened still counts, by its latest time', async () => {
+    const { scoreScenario } = await import('../../agent/src/evaluation/scoring.ts');
+    const { parseScenario } = await import('../../agent/src/evaluation/scenario-loader.ts');
+    const { loadDemoConfig } = await import('../helpers/demo-config.ts');
+    const parsed = parseScenario(`name: s
+title: t
+models: [{ kind: standard, id: x, reference: "https://example.org/", note: n }]
+attack: { technique: T0836, name: Modify Parameter }
+steps: [{ at: 0s, ward: { silence: pump-01 } }]
+expect: { alerts: [{ type: dose-above-hard-limit, device: pump-01, within: 1s }] }
+`, loadDemoConfig(), null);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    const trigger = Date.parse('2026-11-28T10:00:00Z');
+    const folded = { id: 'a', type: 'dose-above-hard-limit', severity: 'critical' as const, ts: '2026-11-28T09:58:00.000Z', lastTs: '2026-11-28T10:00:00.040Z', count: 2, deviceId: 'pump-01', ward: '4W', bed: '1', location: null, title: 'x', evidence: {}, state: 'open' as const, ack: null };
+    const score = scoreScenario(parsed.scenario, [folded], trigger);
+    expect(score.passed).toBe(true);
+    expect(score.expectations[0]?.latencyMs).toBe(40);
+    expect(scoreScenario(parsed.scenario, [{ ...folded, count: 1 }], trigger).passed).toBe(false);
+  });
+});

@@ -64,16 +64,30 @@ export function registerScenarioCommands(sim: Command): void {
         transport: new MqttActorTransport(options.broker),
         ward: null,
         modbus: new TcpModbusTransport((deviceId) => {
-          const index = config.modbus.gateways.findIndex((gateway) => gateway.device === deviceId);
-          const gateway = config.modbus.gateways[index];
-          if (gateway === undefined) return undefined;
-          const port = options.modbusPort === undefined ? gateway.listenPort : options.modbusPort + index;
-          return port === 0 ? undefined : { host: options.modbusHost ?? new URL(options.broker).hostname, port };
+          const port = gatewayPort(deviceId);
+          return port === undefined ? undefined : { host: options.modbusHost ?? new URL(options.broker).hostname, port };
         }),
         deviceKind: (deviceId) => config.devices.find((device) => device.id === deviceId)?.profile,
         passwordOf: (username) => passwords.get(username),
         log: (line) => process.stdout.write(`  ${line}\n`),
       });
+      // What only an evaluation can play: ward events (its own simulated ward), Modbus steps to a device without a known gateway port.
+      const gatewayPort = (deviceId: string): number | undefined => {
+        const index = config.modbus.gateways.findIndex((gateway) => gateway.device === deviceId);
+        const gateway = config.modbus.gateways[index];
+        if (gateway === undefined) return undefined;
+        const port = options.modbusPort === undefined ? gateway.listenPort : options.modbusPort + index;
+        return port === 0 ? undefined : port;
+      };
+      const unplayable = loaded.steps.flatMap((step, index) => {
+        if (step.ward !== undefined) return [`step ${index + 1} stages a ward event, which needs the evaluation's own simulated ward`];
+        if (step.modbus !== undefined && gatewayPort(step.modbus.device) === undefined) return [`step ${index + 1} needs a Modbus gateway for ${step.modbus.device} (config modbus.gateways, or --modbus-port)`];
+        return [];
+      });
+      if (unplayable.length > 0) {
+        process.stdout.write(`${loaded.name}: SKIPPED on a live run: ${unplayable.join('; ')}. Run it with \`wardwatch eval ${loaded.name}\`.\n`);
+        return;
+      }
       const firstOffset = Math.min(...loaded.steps.map((step) => step.at));
       const startAt = clock.now() - firstOffset;
       process.stdout.write(`${loaded.name}: ${loaded.title}\n`);
@@ -95,7 +109,8 @@ export function registerScenarioCommands(sim: Command): void {
       }
       const longest = loaded.expect === 'none' ? 5_000 : Math.max(...loaded.expect.alerts.map((expected) => expected.within));
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, outcome.triggerAt + longest + 1_000 - Date.now())));
-      const alerts = (await fetchAlerts(options.agent)).filter((alert) => Date.parse(alert.ts) >= startAt - 1_000);
+      // Alerts this run raised or repeated: earlier runs' alerts that did not recur are not this run's.
+      const alerts = (await fetchAlerts(options.agent)).filter((alert) => Date.parse(alert.lastTs) >= startAt - 1_000);
       const score = scoreScenario(loaded, alerts, outcome.triggerAt);
       for (const result of score.expectations) {
         process.stdout.write(`${result.alert === null ? 'MISSED  ' : 'detected'} ${result.expected.type}${result.latencyMs === null ? '' : ` in ${formatDuration(result.latencyMs)}: ${result.alert?.title ?? ''}`}\n`);

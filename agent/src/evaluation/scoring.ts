@@ -45,17 +45,22 @@ export function scoreScenario(scenario: Scenario, alerts: readonly AlertView[], 
     for (const expected of scenario.expect.alerts) {
       let found: AlertView | null = null;
       let late: AlertView | null = null;
+      let foundAt = 0;
       for (const alert of chronological) {
-        const at = Date.parse(alert.ts);
-        if (at < triggerAt || !matches(alert, expected)) continue;
+        if (!matches(alert, expected)) continue;
+        // A live agent may fold this run's occurrence into an alert an earlier run opened
+        // (same dedup key within the suppression window): then its latest occurrence counts.
+        const at = Date.parse(alert.ts) >= triggerAt ? Date.parse(alert.ts) : alert.count > 1 ? Date.parse(alert.lastTs) : Number.NaN;
+        if (!(at >= triggerAt)) continue;
         if (at - triggerAt <= expected.within) {
           found = alert;
+          foundAt = at;
           break;
         }
         late ??= alert;
       }
       if (found !== null) used.add(found.id);
-      const latencyMs = found === null ? null : Date.parse(found.ts) - triggerAt;
+      const latencyMs = found === null ? null : foundAt - triggerAt;
       expectations.push({ expected, alert: found, latencyMs, lateAlert: found === null ? late : null });
       if (found === null) {
         const what = `${expected.type}${expected.severity ? ` (${expected.severity})` : ''}${expected.device ? ` on ${expected.device}` : ''}`;
