@@ -12,7 +12,7 @@ function printIssues(file: string, issues: readonly ConfigIssue[], label: string
  * Loads and validates a site config for any command; on problems lists every one by path
  * and exits 2, with no stack trace (a biomedical engineer reads this, not a developer).
  */
-export async function loadConfigOrExit(file: string): Promise<SiteConfig> {
+export async function loadConfigOrExit(file: string, options: { readonly warnings?: boolean } = {}): Promise<SiteConfig> {
   const result = await loadSiteConfig(file);
   if (!result.ok) {
     printIssues(file, result.issues, 'error');
@@ -20,7 +20,8 @@ export async function loadConfigOrExit(file: string): Promise<SiteConfig> {
     process.stderr.write(`${file}: ${result.issues.length} problem${result.issues.length === 1 ? '' : 's'}${later}; nothing was started.\n`);
     process.exit(EXIT_USAGE);
   }
-  printIssues(file, result.warnings, 'warning');
+  // Warnings are advice for whoever runs the site (agent, demo, config check), not for every tool that reads the file.
+  if (options.warnings !== false) printIssues(file, result.warnings, 'warning');
   return result.config;
 }
 

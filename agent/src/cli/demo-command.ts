@@ -21,9 +21,10 @@ interface DemoOptions {
 }
 
 function demoAccounts(config: Awaited<ReturnType<typeof loadConfigOrExit>>): string[] {
-  return config.mqtt.accounts
-    .filter((account) => account.role !== 'device' && account.password !== undefined)
-    .map((account) => `  ${account.username.padEnd(12)} / ${(account.password ?? '').padEnd(6)} ${account.description ?? account.role}`);
+  const accounts = config.mqtt.accounts.filter((account) => account.role !== 'device' && account.password !== undefined);
+  const nameWidth = Math.max(...accounts.map((account) => account.username.length));
+  const passwordWidth = Math.max(...accounts.map((account) => (account.password ?? '').length));
+  return accounts.map((account) => `  ${account.username.padEnd(nameWidth)} / ${(account.password ?? '').padEnd(passwordWidth)}  ${account.description ?? account.role}`);
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -88,6 +89,7 @@ export function registerDemoCommand(program: Command): void {
       stopOnSignal(async () => {
         await fleet.stop();
         await agent.stop();
+        process.stdout.write(`\nWardwatch demo stopped; alerts are kept in ${agent.alertLogFile} and wardwatch.db.\n`);
       });
     });
 }

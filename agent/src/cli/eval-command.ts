@@ -45,7 +45,7 @@ export function registerEvalCommand(program: Command): void {
     .option('-o, --out <dir>', 'where eval.json and eval.md are written', 'wardwatch-eval')
     .option('--seed <n>', 'seed of the background ward', parseCount, 1)
     .action(async (names: string[], options: EvalOptions) => {
-      const config = await loadConfigOrExit(options.config);
+      const config = await loadConfigOrExit(options.config, { warnings: false });
       const scenarios = await loadScenariosOrExit(names, config);
       const evaluations: ScenarioEvaluation[] = [];
       for (const scenario of scenarios) {

@@ -82,7 +82,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--mqtt-port <port>', 'also decode this server port as MQTT (repeatable; the config\'s capture.mqttPorts too)', collectPort, [])
     .option('--modbus-port <port>', 'also decode this server port as Modbus/TCP (repeatable)', collectPort, [])
     .action(async (capture: string, options: ReplayOptions) => {
-      const config = await loadConfigOrExit(options.config);
+      const config = await loadConfigOrExit(options.config, { warnings: false });
       const json = options.json === true;
       const print = (line: string): void => {
         process.stdout.write(`${line}\n`);

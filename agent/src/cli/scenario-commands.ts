@@ -32,7 +32,7 @@ export function registerScenarioCommands(sim: Command): void {
     .description('name, title and source of every scenario in the library')
     .option('-c, --config <file>', 'site configuration the scenarios are checked against', DEMO_CONFIG)
     .action(async (options: { config: string }) => {
-      const config = await loadConfigOrExit(options.config);
+      const config = await loadConfigOrExit(options.config, { warnings: false });
       for (const file of await libraryFiles()) {
         const loaded = await loadScenarioFile(file, config);
         if (!loaded.ok) {
@@ -54,7 +54,7 @@ export function registerScenarioCommands(sim: Command): void {
     .option('--modbus-host <host>', 'host of the agent\'s Modbus gateways (default: the broker\'s host)')
     .option('--modbus-port <port>', 'as the agent\'s --modbus-port: the i-th gateway of the config listens on port + i', parsePort)
     .action(async (name: string, options: RunOptions) => {
-      const config = await loadConfigOrExit(options.config);
+      const config = await loadConfigOrExit(options.config, { warnings: false });
       const [loaded] = await loadScenariosOrExit([name], config);
       if (loaded === undefined) return;
       const passwords = new Map(config.mqtt.accounts.map((account) => [account.username, account.password]));
