@@ -113,6 +113,17 @@ function coilValue(pdu: Buffer, functionCode: 5): { address: number; value: bool
   return { address: u16(pdu, 1), value: raw === COIL_ON };
 }
 
+/** FC 5 and FC 6 (§6.5, §6.6): address and value, the same in a request and its echo. */
+function decodeSingleWrite(pdu: Buffer, functionCode: 5 | 6) {
+  if (functionCode === 6) {
+    if (pdu.length !== 5) return wrongLength(6, '5', pdu.length);
+    return { kind: 'write-single-register', functionCode: 6, function: functionName(6), address: u16(pdu, 1), value: u16(pdu, 3) } as const;
+  }
+  const coil = coilValue(pdu, 5);
+  if ('kind' in coil) return coil;
+  return { kind: 'write-single-coil', functionCode: 5, function: functionName(5), address: coil.address, value: coil.value } as const;
+}
+
 /**
  * FC 8 (§6.8). Each named sub-function other than 0 carries a 2-byte data field
  * (§6.8.1); return-query-data echoes any data; reserved sub-functions are kept opaque.
@@ -185,15 +196,9 @@ export function decodeRequest(pdu: Buffer): ModbusRequest {
       if (quantity < 1 || quantity > max) return outOfRange(functionCode, 'quantity', quantity, 1, max);
       return { kind: 'read', functionCode: functionCode as ReadFunctionCode, function: functionName(functionCode), address: u16(pdu, 1), quantity };
     }
-    case 5: {
-      const coil = coilValue(pdu, 5);
-      if ('kind' in coil) return coil;
-      return { kind: 'write-single-coil', functionCode: 5, function: functionName(5), address: coil.address, value: coil.value };
-    }
+    case 5:
     case 6:
-      // §6.6: register address, value.
-      if (pdu.length !== 5) return wrongLength(6, '5', pdu.length);
-      return { kind: 'write-single-register', functionCode: 6, function: functionName(6), address: u16(pdu, 1), value: u16(pdu, 3) };
+      return decodeSingleWrite(pdu, functionCode);
     case 7:
     case 11:
     case 12:
@@ -362,15 +367,10 @@ export function decodeResponse(pdu: Buffer): ModbusResponse {
       if (functionCode === 23) return { kind: 'read-write-multiple-registers', functionCode: 23, function: functionName(23), byteCount, values };
       return { kind: 'read-registers', functionCode: functionCode as 3 | 4, function: functionName(functionCode), byteCount, values };
     }
-    case 5: {
-      // §6.5: the echo of the request.
-      const coil = coilValue(pdu, 5);
-      if ('kind' in coil) return coil;
-      return { kind: 'write-single-coil', functionCode: 5, function: functionName(5), address: coil.address, value: coil.value };
-    }
+    case 5:
     case 6:
-      if (pdu.length !== 5) return wrongLength(6, '5', pdu.length);
-      return { kind: 'write-single-register', functionCode: 6, function: functionName(6), address: u16(pdu, 1), value: u16(pdu, 3) };
+      // §6.5, §6.6: the response is the echo of the request.
+      return decodeSingleWrite(pdu, functionCode);
     case 7:
       // §6.7: one byte of output data.
       if (pdu.length !== 2) return wrongLength(7, '2', pdu.length);
