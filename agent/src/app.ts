@@ -13,6 +13,9 @@ import type { Pipeline } from './pipeline.ts';
 import { createMonitor } from './monitor.ts';
 import { AlertLog } from './store/alert-log.ts';
 import { AlertStore } from './store/alert-store.ts';
+import type { BaselineModel } from './detect/baseline/baseline-model.ts';
+import { BaselineKeeper } from './store/baseline-keeper.ts';
+import { lockDataDir } from './store/data-dir-lock.ts';
 import { loadDashboardAssets, type DashboardAssets } from './server/dashboard-assets.ts';
 import { HEALTH_INTERVAL_MS, type AlertView, type DeviceView, type ServerMessage } from './server/dashboard-protocol.ts';
 import { deviceView } from './server/device-views.ts';
@@ -46,6 +49,8 @@ export interface RunningAgent {
   readonly modbusPorts: ReadonlyMap<string, number>;
   readonly pipeline: Pipeline;
   readonly alerts: AlertManager;
+  /** The learned baseline, saved in the data directory (issue 5). */
+  readonly baseline: BaselineModel;
   stop(): Promise<void>;
 }
 
@@ -69,6 +74,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: 'info' });
   await mkdir(options.dataDir, { recursive: true, mode: 0o750 });
+  const unlockDataDir = await lockDataDir(options.dataDir);
+  const baselineKeeper = new BaselineKeeper(options.dataDir, config.baseline.saveIntervalSeconds * 1000, logger);
+  const savedBaseline = await baselineKeeper.load();
 
   const store = new AlertStore(join(options.dataDir, 'wardwatch.db'));
   const alertLogFile = join(options.dataDir, 'alerts.jsonl');
@@ -120,7 +128,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
   let broker: MqttBrokerIngest | null = null;
   let tap: MqttTapIngest | null = null;
-  const { pipeline, alerts, state, health, verifier } = createMonitor(config, {
+  const inventoryProfiles = new Map(config.devices.map((device) => [device.id, device.profile]));
+  const { pipeline, alerts, state, health, verifier, baseline } = createMonitor(config, {
+    ...(savedBaseline === null ? {} : { restoreBaseline: (model) => BaselineKeeper.restore(model, savedBaseline, inventoryProfiles) }),
     tapGapSince: () => tap?.gapOpenSince ?? null,
     sinks: [store, alertLog, dashboardSink, ...(options.extraSinks ?? [])],
     logger,
@@ -242,6 +252,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
     started.catch(() => undefined);
   }
+  baselineKeeper.start(baseline);
   const deviceTicker = setInterval(pushDevices, DEVICE_PUSH_MS);
   deviceTicker.unref();
   const healthTicker = setInterval(() => hub?.broadcast({ type: 'health', health: health.view() }), HEALTH_INTERVAL_MS);
@@ -258,6 +269,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     modbusPorts,
     pipeline,
     alerts,
+    baseline,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -268,8 +280,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       await gateway?.stop();
       await dashboard.stop();
       alerts.stop();
+      await baselineKeeper.stop();
       await alertLog.close();
       store.close();
+      await unlockDataDir();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerSimCommands } from '../../simulators/src/cli.ts';
 import { registerAgentCommand } from './cli/agent-command.ts';
+import { registerBaselineCommands } from './cli/baseline-commands.ts';
 import { loadConfigOrExit, registerConfigCommands } from './cli/config-commands.ts';
 import { registerDemoCommand } from './cli/demo-command.ts';
 import { EXIT_USAGE } from './cli/options.ts';
@@ -26,6 +27,7 @@ if (sim !== undefined) {
 registerEvalCommand(program);
 registerReplayCommand(program);
 registerConfigCommands(program);
+registerBaselineCommands(program);
 for (const command of program.commands) command.exitOverride();
 for (const command of sim?.commands ?? []) {
   command.exitOverride();

@@ -24,6 +24,16 @@ import { ModbusWriteBurstDetector } from './detect/modbus-write-burst-detector.t
 import { ModbusWritePolicyDetector } from './detect/modbus-write-policy-detector.ts';
 import { PublishFloodDetector } from './detect/publish-flood-detector.ts';
 import { RetainedCommandDetector } from './detect/retained-command-detector.ts';
+import { BaselineCommanderDetector } from './detect/baseline/baseline-commander-detector.ts';
+import { BaselineHourDetector } from './detect/baseline/baseline-hour-detector.ts';
+import { BaselineLearner } from './detect/baseline/baseline-learner.ts';
+import { BaselineModel } from './detect/baseline/baseline-model.ts';
+import { BaselineSequenceDetector } from './detect/baseline/baseline-sequence-detector.ts';
+import { BaselineValueDetector } from './detect/baseline/baseline-value-detector.ts';
+import { DeliveryMismatchDetector } from './detect/delivery-mismatch-detector.ts';
+import { RateCreepDetector } from './detect/rate-creep-detector.ts';
+import { VersionChangeDetector } from './detect/version-change-detector.ts';
+import { localTimeConverter } from './model/local-time.ts';
 import { AgentHealth } from './health/agent-health.ts';
 import { MqttAccountVerifier } from './ingest/mqtt-account-verifier.ts';
 import { DeviceStateTracker, type DeviceState } from './normalize/device-state.ts';
@@ -40,6 +50,8 @@ export interface MonitorOptions {
   readonly connectedClients?: () => number;
   readonly tapGapSince?: () => number | null;
   readonly onDeviceChange?: (state: DeviceState) => void;
+  /** Restores a saved baseline into the fresh model before the first event (baseline-file.ts). */
+  readonly restoreBaseline?: (model: BaselineModel) => void;
 }
 
 /** Everything between an ingest adapter and the alert sinks, built from the frozen config. */
@@ -51,6 +63,8 @@ export interface Monitor {
   readonly verifier: MqttAccountVerifier;
   /** Every detector in the order they run; for health and for tests of their bounded state. */
   readonly detectors: readonly Detector[];
+  /** The learned baseline (issue 5): persisted by the agent, exported and imported by the CLI. */
+  readonly baseline: BaselineModel;
 }
 
 /**
@@ -63,8 +77,12 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   const state = new DeviceStateTracker(inventory);
   const alerts = new AlertManager(options.sinks, config.detection.suppressionSeconds * 1000, options.logger, options.initialAlerts ?? []);
   const policy = new CommandPolicy(config);
+  const baseline = new BaselineModel(config.baseline);
+  options.restoreBaseline?.(baseline);
+  const siteClock = localTimeConverter(config.site.timezone);
+  const roleOf = (account: string) => verifier.roleOf(account);
   const detectors: readonly Detector[] = [
-    new AuthorizationDetector(policy, (account) => verifier.roleOf(account)),
+    new AuthorizationDetector(policy, roleOf),
     new DrugLibraryDetector(config, state),
     new DeviceLimitsDetector(),
     new PacingDetector(state),
@@ -85,6 +103,16 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     new ModbusScanDetector(config.detection),
     new ModbusUnitSweepDetector(config.detection),
     new ModbusWriteBurstDetector(config.detection),
+    // Behaviour against the pump's own word (issue 5): creep, commanded ≠ delivered, versions.
+    new RateCreepDetector(config.baseline, state),
+    new DeliveryMismatchDetector(config.baseline),
+    new VersionChangeDetector(policy, roleOf),
+    // Learned baselines (issue 5): deviations first, then the learner, which skips what they flagged.
+    new BaselineValueDetector(baseline, config.drugLibrary, state),
+    new BaselineCommanderDetector(baseline),
+    new BaselineHourDetector(baseline, siteClock),
+    new BaselineSequenceDetector(baseline),
+    new BaselineLearner(baseline, config.drugLibrary, state, siteClock),
   ];
   const findings = new FindingRecorder();
   const engine = new DetectionEngine(
@@ -105,5 +133,5 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);
   const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), new ModbusNormalizer(inventory), engine, state, health, findings, onDeviceChange);
-  return { pipeline, alerts, state, health, verifier, detectors };
+  return { pipeline, alerts, state, health, verifier, detectors, baseline };
 }

@@ -36,6 +36,7 @@ interface FleetCliOptions {
   readonly seed?: string;
   readonly transport: string;
   readonly gatewayHost: string;
+  readonly longStay?: boolean;
 }
 
 const FLEET_HELP_AFTER = `
@@ -108,6 +109,7 @@ export function registerSimCommands(program: Command, loadConfig: (file: string)
     .option('--seed <n>', 'seed of every random choice, to repeat a run (default: random, printed at start)')
     .addOption(new Option('--transport <mode>', `how devices and stations talk: ${WARD_TRANSPORTS.join(', ')}`).default('mqtt'))
     .option('--gateway-host <host>', 'host of the agent\'s Modbus gateways, where stations connect under --transport modbus', 'localhost')
+    .option('--long-stay', 'for runs of several days: patients discharged and admitted, quieter nights, EP clinic only in clinic hours (site.timezone)')
     .addHelpText('after', FLEET_HELP_AFTER)
     .action(async (options: FleetCliOptions, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: USAGE_EXIT_CODE, code: 'wardwatch.sim.usage' });
@@ -146,6 +148,7 @@ export function registerSimCommands(program: Command, loadConfig: (file: string)
           ...(programmers === undefined ? {} : { programmers }),
           transport,
           gatewayHost,
+          ...(options.longStay === true ? { longStay: true } : {}),
           log,
         });
       } catch (error) {

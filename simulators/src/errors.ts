@@ -11,7 +11,8 @@ export type SimulatorErrorCode =
   | 'SIM_DEVICE_COUNT'
   | 'SIM_INVALID_OPTION'
   | 'SIM_MODBUS_GATEWAY'
-  | 'SIM_MODBUS_LISTEN';
+  | 'SIM_MODBUS_LISTEN'
+  | 'SIM_SWAP';
 
 export class SimulatorError extends Error {
   override readonly name = 'SimulatorError';

@@ -30,6 +30,8 @@ export interface FleetOptions {
   readonly gatewayHost?: string;
   readonly modbusTargets?: ReadonlyMap<string, HostPort>;
   readonly modbusGateways?: ReadonlyMap<string, HostPort> | 'direct';
+  /** Discharges and admissions, quieter nights, clinic hours (ward.ts). */
+  readonly longStay?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -50,6 +52,7 @@ export async function startFleet(options: FleetOptions): Promise<Ward> {
     ...(options.gatewayHost === undefined ? {} : { gatewayHost: options.gatewayHost }),
     ...(options.modbusTargets === undefined ? {} : { modbusTargets: options.modbusTargets }),
     ...(options.modbusGateways === undefined ? {} : { modbusGateways: options.modbusGateways }),
+    ...(options.longStay === undefined ? {} : { longStay: options.longStay }),
     ...(options.log === undefined ? {} : { log: options.log }),
   });
 }

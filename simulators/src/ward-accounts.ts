@@ -17,6 +17,8 @@ export interface AccountCredentials {
 /** Commands each actor sends; the account it uses must be allowed all of them. */
 export const STATION_COMMANDS: readonly string[] = ['program_infusion', 'start', 'pause', 'set_rate', 'bolus'];
 export const CLINIC_COMMANDS: readonly string[] = ['start_session', 'program', 'end_session'];
+/** A station that discharges patients or swaps pumps also stops infusions. */
+export const LONG_STAY_STATION_COMMANDS: readonly string[] = [...STATION_COMMANDS, 'stop'];
 
 /** Whether one policy rule lets `account` send `command` to `device`. */
 export function ruleAllows(rule: PolicyRule, account: AccountConfig, device: DeviceConfig, command: string): boolean {
@@ -37,6 +39,37 @@ export function policyAllows(config: SiteConfig, account: AccountConfig, device:
 export function findCommandingAccount(config: SiteConfig, devices: readonly DeviceConfig[], commands: readonly string[]): AccountConfig | undefined {
   return config.mqtt.accounts.find((account) => account.role === 'station'
     && devices.every((device) => commands.every((command) => policyAllows(config, account, device, command))));
+}
+
+/** Every station account the policy allows to send every one of `commands` to every one of `devices`, in account order. */
+export function findCommandingAccounts(config: SiteConfig, devices: readonly DeviceConfig[], commands: readonly string[]): AccountConfig[] {
+  return config.mqtt.accounts.filter((account) => account.role === 'station'
+    && devices.every((device) => commands.every((command) => policyAllows(config, account, device, command))));
+}
+
+/**
+ * The account of one ward's nurse station when several wards have their own: the first
+ * station account allowed to command all the ward's pumps that no other ward's station
+ * uses yet (`taken`), else the first allowed one.
+ */
+export function wardStationCredentials(
+  config: SiteConfig,
+  ward: string,
+  devices: readonly DeviceConfig[],
+  commands: readonly string[],
+  taken: ReadonlySet<string>,
+): AccountCredentials | null {
+  if (devices.length === 0) return null;
+  const allowed = findCommandingAccounts(config, devices, commands);
+  const account = allowed.find((candidate) => !taken.has(candidate.username)) ?? allowed[0];
+  if (account === undefined) {
+    throw new SimulatorError(
+      'SIM_NO_COMMANDING_ACCOUNT',
+      `no station account in mqtt.accounts is allowed by policy.rules to send ${commands.join(', ')} to the infusion-pumps of ward ${ward} ` +
+        `(${devices.map((d) => d.id).join(', ')}); add a rule for that ward's nurse station, or name its account explicitly`,
+    );
+  }
+  return { username: account.username, password: plainPassword(config, account.username, `the ${ward} nurse station`) };
 }
 
 /** The plain password of an account; the simulator logs in as the account, so a hash is not enough. */

@@ -18,9 +18,19 @@ import type { ModbusEndpoint } from './transports/modbus-station-transport.ts';
 import { MqttStationTransport } from './transports/mqtt-station-transport.ts';
 import { RoutedStationTransport } from './transports/station-transport.ts';
 import type { StationTransport } from './transports/station-transport.ts';
-import { NurseStation } from './actors/nurse-station.ts';
-import { EpClinic } from './actors/ep-clinic.ts';
-import { actorCredentials, CLINIC_COMMANDS, findCommandingAccount, plainPassword, STATION_COMMANDS } from './ward-accounts.ts';
+import { findDemoPump, NurseStation } from './actors/nurse-station.ts';
+import { clinicHoursIn, EpClinic } from './actors/ep-clinic.ts';
+import type { ClinicHours } from './actors/ep-clinic.ts';
+import { wardTag } from './actors/clinician-roster.ts';
+import {
+  actorCredentials,
+  CLINIC_COMMANDS,
+  findCommandingAccount,
+  LONG_STAY_STATION_COMMANDS,
+  plainPassword,
+  STATION_COMMANDS,
+  wardStationCredentials,
+} from './ward-accounts.ts';
 import type { AccountCredentials } from './ward-accounts.ts';
 import { SimulatorError } from './errors.ts';
 import { gatewaysFor, stationEndpointFor, targetFor, WARD_TRANSPORTS } from './ward-modbus.ts';
@@ -41,6 +51,17 @@ export type { HostPort, WardTransport } from './ward-modbus.ts';
  *   agent's gateway (`gatewayHost : listenPort`), and the other devices over MQTT;
  * - `both`: those devices are on MQTT and Modbus at once; the stations use MQTT, and the
  *   Modbus side is there for other masters (an attack scenario, mbpoll).
+ *
+ * Nurse stations: when the (non-spare) pumps of the inventory all have one `ward` value,
+ * one station looks after all of them, as in the demo. When they belong to several wards,
+ * each ward gets its own station with its own account: the first station account the
+ * policy allows to command all that ward's pumps and that no earlier ward's station uses
+ * (else the first allowed one). Pumps marked `spare: true` go to the station of their
+ * `ward` value (else the first station), which uses them only when `swapPump` is called.
+ *
+ * Long runs (`longStay`): patients are discharged and admitted, nights are quieter
+ * (nurse-station.ts) and the EP clinic sees patients only in clinic hours (ep-clinic.ts),
+ * in `site.timezone`. Off by default: a short run keeps its exact behaviour for a seed.
  */
 
 export interface WardOptions {
@@ -52,7 +73,10 @@ export interface WardOptions {
   readonly pumps?: number;
   /** How many of the inventory's programmers to start (default all). */
   readonly programmers?: number;
-  /** Account of the nurse station (default: the first station account the policy lets command the pumps). */
+  /**
+   * Account of the nurse station, or of every ward's station when there are several
+   * (default: chosen from the policy, see above).
+   */
   readonly stationAccount?: AccountCredentials;
   /** Account of the EP workstation (default: the first station account the policy lets command the programmers). */
   readonly clinicAccount?: AccountCredentials;
@@ -69,22 +93,59 @@ export interface WardOptions {
   readonly modbusGateways?: ReadonlyMap<string, HostPort> | 'direct';
   /** Sees every command a Modbus write triggers on a simulated device, accepted or refused. */
   readonly onModbusCommand?: (record: ModbusCommandRecord) => void;
+  /** Several days on the ward: discharges and admissions, quieter nights, clinic hours (default off). */
+  readonly longStay?: boolean;
+  /**
+   * When the EP clinic sees patients: `'any'` (any hour) or clinic hours. Default: 08:00–18:00
+   * Monday–Friday in `site.timezone` under `longStay`, else any hour.
+   */
+  readonly clinicHours?: ClinicHours | 'any';
   readonly log?: (line: string) => void;
 }
 
 export interface Ward {
   readonly pumps: readonly InfusionPumpSim[];
   readonly programmers: readonly PacemakerProgrammerSim[];
-  /** MQTT account the nurse station commands as; null when no pump runs or the station commands every pump over Modbus. */
+  /** MQTT account the (first) nurse station commands as; null when no pump runs or the station commands every pump over Modbus. */
   readonly stationAccount: string | null;
+  /** MQTT accounts of all the nurse stations, one per ward (a station on Modbus only has none). */
+  readonly stationAccounts: readonly string[];
   readonly clinicAccount: string | null;
-  /** The nurse station, for scenarios that stage ward events (a shift change); null when no pump runs. */
+  /** The (first) nurse station, for scenarios that stage ward events (a shift change); null when no pump runs. */
   readonly nurseStation: NurseStation | null;
+  /** Every nurse station, one per ward, in inventory order of the wards. */
+  readonly nurseStations: readonly NurseStation[];
   readonly transport: WardTransport;
   /** The devices' own Modbus/TCP servers by device id (empty under `mqtt`), with their bound ports. */
   readonly modbusServers: ReadonlyMap<string, ModbusDeviceServer>;
+  /**
+   * Swaps a bed's pump for a spare of the same station (NurseStation.swapPump). Throws
+   * SIM_SWAP when no station has `fromDeviceId` at a bed.
+   */
+  swapPump(fromDeviceId: string, toDeviceId: string): void;
   /** Stops the actors, then the devices (retained `offline`); safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** The pumps one nurse station looks after. */
+interface StationPlan {
+  readonly ward: string;
+  readonly pumps: readonly DeviceConfig[];
+  readonly spares: DeviceConfig[];
+}
+
+/**
+ * One station per ward value of the bedside pumps; a single ward (the demo) is one station
+ * for all pumps, named after the site's ward, exactly as before several wards existed.
+ */
+function planStations(config: SiteConfig, pumpConfigs: readonly DeviceConfig[]): StationPlan[] {
+  const bedside = pumpConfigs.filter((device) => device.spare !== true);
+  const spares = pumpConfigs.filter((device) => device.spare === true);
+  const wards = [...new Set(bedside.map((device) => device.ward))];
+  if (wards.length <= 1) return pumpConfigs.length === 0 ? [] : [{ ward: config.site.ward, pumps: bedside, spares }];
+  const plans: StationPlan[] = wards.map((ward) => ({ ward, pumps: bedside.filter((device) => device.ward === ward), spares: [] }));
+  for (const spare of spares) (plans.find((plan) => plan.ward === spare.ward) ?? (plans[0] as StationPlan)).spares.push(spare);
+  return plans;
 }
 
 /** Prefixes log lines with the sim time, so that a fast run reads like a ward's day. */
@@ -154,11 +215,33 @@ export async function startWard(options: WardOptions): Promise<Ward> {
   // Resolve every credential before connecting anything: a config error must not leave half a ward online.
   const deviceIdentities = mqttDevices.map((device) =>
     deviceLinkIdentity(device.id, device.account, plainPassword(config, device.account, `device ${device.id}`)));
-  const station = actorCredentials(config, options.stationAccount, stationMqttPumps, STATION_COMMANDS, 'infusion-pump', 'the nurse station');
+  const longStay = options.longStay ?? false;
+  const plans = planStations(config, pumpConfigs);
+  const severalWards = plans.length > 1;
+  const stationCommands = (plan: StationPlan): readonly string[] => (longStay || plan.spares.length > 0 ? LONG_STAY_STATION_COMMANDS : STATION_COMMANDS);
+  const stationMqttDevices = (plan: StationPlan): DeviceConfig[] => [...plan.pumps, ...plan.spares].filter((device) => !stationsUseModbus(device));
+  const takenAccounts = new Set<string>();
+  const stationCredentials = plans.map((plan) => {
+    const credentials = !severalWards
+      ? actorCredentials(config, options.stationAccount, stationMqttPumps, stationCommands(plan), 'infusion-pump', 'the nurse station')
+      : options.stationAccount !== undefined && stationMqttDevices(plan).length > 0
+        ? options.stationAccount
+        : wardStationCredentials(config, plan.ward, stationMqttDevices(plan), stationCommands(plan), takenAccounts);
+    if (credentials !== null) takenAccounts.add(credentials.username);
+    return credentials;
+  });
   const clinic = actorCredentials(config, options.clinicAccount, clinicMqttProgrammers, CLINIC_COMMANDS, 'pacemaker-programmer', 'the EP clinic workstation');
   const actorIdentities: LinkIdentity[] = [];
   // Actors get their own client ids, so that a person using the same account from a tool does not take over the simulator's session.
-  if (station !== null) actorIdentities.push({ clientId: `${station.username}-sim`, username: station.username, password: station.password });
+  const clientIds = new Set<string>();
+  plans.forEach((plan, index) => {
+    const station = stationCredentials[index];
+    if (station === null || station === undefined) return;
+    // Two wards' stations on one account still need two sessions.
+    const clientId = clientIds.has(`${station.username}-sim`) ? `${station.username}-sim-${wardTag(plan.ward)}` : `${station.username}-sim`;
+    clientIds.add(clientId);
+    actorIdentities.push({ clientId, username: station.username, password: station.password });
+  });
   if (clinic !== null) actorIdentities.push({ clientId: `${clinic.username}-sim`, username: clinic.username, password: clinic.password });
 
   const links = await openLinks(options.linkFactory, [...deviceIdentities, ...actorIdentities]);
@@ -224,30 +307,42 @@ export async function startWard(options: WardOptions): Promise<Ward> {
     if (mqtt === null) return modbus;
     return new RoutedStationTransport((deviceId) => (stationEndpoints.has(deviceId) ? modbus : mqtt), [mqtt, modbus]);
   };
-  const nurseStation = pumpConfigs.length === 0 ? null : new NurseStation({
-    transport: actorTransport(station === null ? null : (links[nextActorLink++] as DeviceLink), pumpConfigs),
-    clock,
-    random: random.fork('actor:nurse-station'),
-    issuer: station?.username ?? modbusOnlyIssuer(config, options.stationAccount, pumpConfigs, STATION_COMMANDS, 'nurse-station'),
-    ward: config.site.ward,
-    drugLibrary: config.drugLibrary,
-    pumps: pumpConfigs,
-    ...(log === undefined ? {} : { log }),
+  const demoPump = findDemoPump(pumpConfigs.filter((device) => device.spare !== true));
+  const nurseStations = plans.map((plan, index) => {
+    const station = stationCredentials[index] ?? null;
+    const planDevices = [...plan.pumps, ...plan.spares];
+    return new NurseStation({
+      transport: actorTransport(station === null ? null : (links[nextActorLink++] as DeviceLink), planDevices),
+      clock,
+      random: random.fork(severalWards ? `actor:nurse-station:${plan.ward}` : 'actor:nurse-station'),
+      issuer: station?.username ?? modbusOnlyIssuer(config, options.stationAccount, planDevices, stationCommands(plan), severalWards ? `nurse-station-${wardTag(plan.ward)}` : 'nurse-station'),
+      ward: plan.ward,
+      drugLibrary: config.drugLibrary,
+      pumps: plan.pumps,
+      ...(plan.spares.length === 0 ? {} : { spares: plan.spares }),
+      ...(severalWards ? { demoInfusion: demoPump !== undefined && plan.pumps.includes(demoPump) } : {}),
+      ...(longStay ? { longStay, timeZone: config.site.timezone } : {}),
+      ...(log === undefined ? {} : { log }),
+    });
   });
+  const nurseStation = nurseStations[0] ?? null;
+  const clinicHours = options.clinicHours ?? (longStay ? clinicHoursIn(config.site.timezone) : 'any');
   const epClinic = programmerConfigs.length === 0 ? null : new EpClinic({
     transport: actorTransport(clinic === null ? null : (links[nextActorLink++] as DeviceLink), programmerConfigs),
     clock,
     random: random.fork('actor:ep-clinic'),
     issuer: clinic?.username ?? modbusOnlyIssuer(config, options.clinicAccount, programmerConfigs, CLINIC_COMMANDS, 'ep-clinic'),
     programmers: programmerConfigs,
+    ...(clinicHours === 'any' ? {} : { hours: clinicHours }),
     ...(log === undefined ? {} : { log }),
   });
 
   // Devices listen before anyone commands them.
   for (const device of simulated) device.start();
-  nurseStation?.start();
+  for (const station of nurseStations) station.start();
   epClinic?.start();
-  log?.(`ward ${config.site.ward} started: ${pumps.length} pumps, ${programmers.length} programmers, seed ${random.seed}`);
+  const stationsNote = severalWards ? `, ${nurseStations.length} nurse stations (${nurseStations.map((s) => `${s.ward}: ${s.issuer}`).join(', ')})` : '';
+  log?.(`ward ${config.site.ward} started: ${pumps.length} pumps, ${programmers.length} programmers${stationsNote}, seed ${random.seed}`);
   for (const server of modbusServers.values()) {
     const master = stationEndpoints.get(server.deviceId);
     log?.(`${server.deviceId}: Modbus/TCP server on ${server.address}:${server.port}${master === undefined ? '' : `; stations connect to ${master.host}:${master.port}`}`);
@@ -256,7 +351,7 @@ export async function startWard(options: WardOptions): Promise<Ward> {
   let stopping: Promise<void> | null = null;
   const stopAll = async (): Promise<void> => {
     // The shared Modbus master is closed by whichever actor uses it; closing twice is harmless.
-    await Promise.all([nurseStation?.stop(), epClinic?.stop()]);
+    await Promise.all([...nurseStations.map((station) => station.stop()), epClinic?.stop()]);
     await Promise.all([...modbusServers.values()].map((server) => server.close()));
     await Promise.all(simulated.map((device) => device.stop()));
     log?.(`ward ${config.site.ward} stopped`);
@@ -264,11 +359,18 @@ export async function startWard(options: WardOptions): Promise<Ward> {
   return {
     pumps,
     programmers,
-    stationAccount: station?.username ?? null,
+    stationAccount: stationCredentials[0]?.username ?? null,
+    stationAccounts: [...new Set(stationCredentials.flatMap((credentials) => (credentials === null ? [] : [credentials.username])))],
     clinicAccount: clinic?.username ?? null,
     nurseStation,
+    nurseStations,
     transport,
     modbusServers,
+    swapPump: (fromDeviceId, toDeviceId) => {
+      const station = nurseStations.find((candidate) => candidate.pumpIds.includes(fromDeviceId));
+      if (station === undefined) throw new SimulatorError('SIM_SWAP', `no nurse station has ${fromDeviceId} at a bed`);
+      station.swapPump(fromDeviceId, toDeviceId);
+    },
     stop: () => (stopping ??= stopAll()),
   };
 }

@@ -28,7 +28,7 @@ describe('the scenario library', () => {
   it.each(files.map((file) => [basename(file, '.yaml'), file]))('%s: every expected alert within its bound; nothing high or critical if benign', async (_name, file) => {
     const loaded = await loadScenarioFile(file, config);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-    const evaluation = await evaluateScenario(loaded.scenario, { config, seed: 1 });
+    const evaluation = await evaluateScenario(loaded.scenario, { config: loaded.config, seed: 1 });
     expect(evaluation.problems).toEqual([]);
     for (const outcome of evaluation.expectations) {
       expect(outcome.alert?.type).toBe(outcome.expected.type);
@@ -38,7 +38,8 @@ describe('the scenario library', () => {
     if (evaluation.benign) {
       expect(evaluation.alerts.filter((alert) => alert.severity === 'critical' || alert.severity === 'high').map((alert) => alert.title)).toEqual([]);
     }
-  });
+    // Learned-baseline scenarios simulate a day or two of a ward (up to 54 devices) first.
+  }, 240_000);
 });
 
 describe('scoring can fail', () => {

@@ -30,7 +30,7 @@ describe('site configuration', () => {
     expect(Object.keys(config.drugLibrary.careAreas.ICU?.drugs ?? {}).sort()).toEqual(['heparin', 'insulin', 'morphine', 'norepinephrine', 'propofol']);
     expect(Object.isFrozen(config.devices[0])).toBe(true);
     // Plain-text demo passwords are allowed but flagged.
-    expect(result.warnings.find((w) => w.path === 'mqtt.accounts')?.message).toMatch(/^14 accounts have plain-text passwords \(station-4w, ep-clinic, guest, pharmacy, vendor-updates, wardwatch-admin, pump-01/);
+    expect(result.warnings.find((w) => w.path === 'mqtt.accounts')?.message).toMatch(/^15 accounts have plain-text passwords \(station-4w, ep-clinic, guest, pharmacy, pharmacy-backup, vendor-updates, wardwatch-admin, pump-01/);
   });
 
   it('lists every structural problem with its path, not just the first', () => {

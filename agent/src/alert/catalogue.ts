@@ -49,6 +49,16 @@ export const ALERT_CATALOGUE = {
   'monitoring-gap': { severity: 'high', description: 'The MQTT tap lost the site\'s broker: nothing published in that time was seen or judged. The alert gives the gap\'s length.' },
   'inspection-failed': { severity: 'high', description: 'The agent failed while inspecting a request and forwarded it unchecked (fail open); the request was not judged.' },
   'account-concurrent-session': { severity: 'high', description: 'An account connected from another client id or another address while it was already connected: the same credentials in use in two places at once.' },
+  // Learned baselines (issue 5): deviations start at warning unless a clinical rule raises them.
+  'baseline-value-unusual': { severity: 'warning', description: 'A commanded value inside the hard limits but outside what this device (or, with little history, devices of its kind in the care area) was learned to receive.' },
+  'baseline-value-far': { severity: 'high', description: 'A high-alert drug (drug library highAlert) commanded far outside its learned envelope: baseline.farFactor times beyond its edge or more.' },
+  'baseline-new-commander': { severity: 'warning', description: 'An account, client or Modbus master that never commanded this device during learning (or, for a device with little history, no device of its kind).' },
+  'baseline-unknown-pusher': { severity: 'high', description: 'A drug library or software push from an account that never pushed one to devices of this kind during learning (Hospira PCA3, CVE-2014-5406; CareLink 2090, CVE-2018-10596).' },
+  'baseline-unusual-hour': { severity: 'warning', description: 'A command at an hour of the day at which neither this device nor its commander was ever seen during learning.' },
+  'baseline-unusual-sequence': { severity: 'warning', description: 'A command following one it never followed during learning on devices of this kind (a bolus after stop, a program without start_session).' },
+  'baseline-rate-creep': { severity: 'warning', description: 'Several small rate changes in one direction within a short window, together a large change: each step passes the limits, the sum walks the dose away (baseline.creep).' },
+  'delivery-mismatch': { severity: 'high', description: 'The volume a pump reports infused does not match its programmed rate over time: reconfigured while the display shows the prescribed value (B. Braun SpaceCom, CVE-2021-33885).' },
+  'baseline-version-change': { severity: 'high', description: 'A device reports a drug library or software version that no push from an account allowed to send one preceded.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type AlertType = keyof typeof ALERT_CATALOGUE;

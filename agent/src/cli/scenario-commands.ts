@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { RealTimeClock } from '../../../simulators/src/clock.ts';
 import { formatDuration } from '../../../simulators/src/scenarios/duration.ts';
@@ -9,7 +10,7 @@ import { scoreScenario } from '../evaluation/scoring.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { loadScenariosOrExit } from './eval-command.ts';
-import { EXIT_RUNTIME, parsePort, DEMO_CONFIG } from './options.ts';
+import { EXIT_RUNTIME, EXIT_USAGE, parsePort, DEMO_CONFIG } from './options.ts';
 
 interface RunOptions {
   readonly broker: string;
@@ -55,8 +56,13 @@ export function registerScenarioCommands(sim: Command): void {
     .option('--modbus-port <port>', 'as the agent\'s --modbus-port: the i-th gateway of the config listens on port + i', parsePort)
     .action(async (name: string, options: RunOptions) => {
       const config = await loadConfigOrExit(options.config, { warnings: false });
-      const [loaded] = await loadScenariosOrExit([name], config);
-      if (loaded === undefined) return;
+      const [found] = await loadScenariosOrExit([name], config);
+      if (found === undefined) return;
+      const loaded = found.scenario;
+      if (loaded.site !== undefined && basename(options.config) !== `${loaded.site}.yaml`) {
+        process.stderr.write(`${loaded.name} runs on the site config/${loaded.site}.yaml; give that config with -c (and run the agent with it)\n`);
+        process.exit(EXIT_USAGE);
+      }
       const passwords = new Map(config.mqtt.accounts.map((account) => [account.username, account.password]));
       const clock = new RealTimeClock(1);
       const runner = new ScenarioRunner(loaded, {

@@ -41,16 +41,17 @@ export interface ScenarioEvaluation extends ScenarioScore {
 export const SETTLE_MS = 60_000;
 /** A scenario whose steps run this far past their plan is broken. */
 const MAX_OVERRUN_MS = 60 * 60_000;
-const DEFAULT_START = Date.parse('2026-11-28T06:30:00Z');
+/** A Monday morning, so that a scenario with the long-run routine finds the EP clinic open on its first day. */
+export const DEFAULT_START = Date.parse('2026-11-30T06:30:00Z');
 
-class CollectingSink implements AlertSink {
+export class CollectingSink implements AlertSink {
   readonly name = 'evaluation';
   alertRaised(): void {}
   alertUpdated(): void {}
 }
 
 /** Ward addresses: devices on 10.4.1.0/24, the ward's own stations on 10.4.0.0/24. */
-function wardAddress(identity: LinkIdentity, deviceIndex: Map<string, number>): string {
+export function wardAddress(identity: LinkIdentity, deviceIndex: Map<string, number>): string {
   const index = deviceIndex.get(identity.clientId);
   if (index !== undefined) return `10.4.1.${10 + index}`;
   return identity.clientId.startsWith('ep-') ? '10.4.0.11' : '10.4.0.10';
@@ -69,8 +70,12 @@ function wardControl(ward: Ward, broker: InProcessBroker, log?: (line: string) =
       const pump = ward.pumps.find((candidate) => candidate.deviceId === deviceId);
       if (pump === undefined || !pump.raiseOcclusion()) log?.(`occlusion: ${deviceId} is not a running pump`);
     },
+    reconfigureDelivery: (deviceId, factor) => {
+      const pump = ward.pumps.find((candidate) => candidate.deviceId === deviceId);
+      if (pump === undefined || !pump.reconfigureDelivery(factor)) log?.(`reconfigureDelivery: no pump ${deviceId} in the ward`);
+    },
     shiftChange: (withinMs) => {
-      const reviewed = ward.nurseStation?.reviewAllInfusions(withinMs) ?? 0;
+      const reviewed = ward.nurseStations.reduce((sum, station) => sum + station.reviewAllInfusions(withinMs), 0);
       log?.(`shift change: ${reviewed} infusions reviewed`);
     },
   };
@@ -88,7 +93,7 @@ export async function evaluateScenario(scenario: Scenario, options: EvaluationOp
   const monitor = createMonitor(options.config, { sinks: [new CollectingSink()], logger: pino({ level: 'silent' }) });
   const broker = new InProcessBroker(new MemoryBus(), monitor.verifier, (observation) => monitor.pipeline.ingest(observation), clock);
   const deviceIndex = new Map(options.config.devices.map((device, index) => [device.id, index]));
-  const ward = await startWard({ config: options.config, clock, linkFactory: broker.linkFactory((identity) => wardAddress(identity, deviceIndex)), seed: options.seed });
+  const ward = await startWard({ config: options.config, clock, linkFactory: broker.linkFactory((identity) => wardAddress(identity, deviceIndex)), seed: options.seed, longStay: scenario.longStay });
 
   await advanceWithPromises(clock, startMs + scenario.warmup);
   const passwords = new Map(options.config.mqtt.accounts.map((account) => [account.username, account.password]));

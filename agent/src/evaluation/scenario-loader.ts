@@ -6,12 +6,15 @@ import { ALERT_CATALOGUE } from '../alert/catalogue.ts';
 import type { ConfigIssue, SiteConfig } from '../model/site-schema.ts';
 import { parseWireTopic } from '../model/wire.ts';
 import { parseYamlDocument } from '../model/yaml-document.ts';
+import { loadSiteConfig } from '../config/load-site-config.ts';
+import { z } from 'zod';
 
 /** The scenario library that ships with Wardwatch. */
 export const SCENARIO_DIR = fileURLToPath(new URL('../../../simulators/scenarios/', import.meta.url));
 
 export type ScenarioLoadResult =
-  | { readonly ok: true; readonly scenario: Scenario; readonly file: string }
+  /** `config` is the site the scenario runs on: its own `site`, else the one given. */
+  | { readonly ok: true; readonly scenario: Scenario; readonly file: string; readonly config: SiteConfig }
   | { readonly ok: false; readonly file: string; readonly issues: readonly ConfigIssue[] };
 
 /** Names in a scenario that must exist in the site config and the alert catalogue. */
@@ -48,7 +51,7 @@ export function scenarioReferenceIssues(scenario: Scenario, config: SiteConfig, 
     }
     if (device !== undefined && !devices.has(device)) issues.push({ path: `${path}`, message: `no device "${device}" in the site's inventory` });
     const ward = step.ward;
-    const wardDevice = ward === undefined ? undefined : 'silence' in ward ? ward.silence : 'reboot' in ward ? ward.reboot : 'occlusion' in ward ? ward.occlusion : undefined;
+    const wardDevice = ward === undefined ? undefined : 'silence' in ward ? ward.silence : 'reboot' in ward ? ward.reboot : 'occlusion' in ward ? ward.occlusion : 'reconfigureDelivery' in ward ? ward.reconfigureDelivery : undefined;
     if (wardDevice !== undefined && !devices.has(wardDevice)) issues.push({ path: `${path}.ward`, message: `no device "${wardDevice}" in the site's inventory` });
     if (step.publish !== undefined && step.publish.topic.startsWith('ward/')) {
       const topic = parseWireTopic(step.publish.topic);
@@ -76,7 +79,20 @@ export function parseScenario(text: string, config: SiteConfig, fileName: string
   if (!parsed.ok) return { ok: false, file, issues: parsed.issues };
   const issues = scenarioReferenceIssues(parsed.value, config, fileName);
   if (issues.length > 0) return { ok: false, file, issues };
-  return { ok: true, scenario: parsed.value, file };
+  return { ok: true, scenario: parsed.value, file, config };
+}
+
+/** The configs shipped in config/, where a scenario's `site` points. */
+export const SITE_DIR = fileURLToPath(new URL('../../../config/', import.meta.url));
+
+/** A scenario's own site config, or `config` when it names none; issues by path when it cannot be loaded. */
+async function siteFor(text: string, config: SiteConfig): Promise<{ readonly config: SiteConfig } | { readonly issues: readonly ConfigIssue[] }> {
+  const header = parseYamlDocument(text, z.looseObject({ site: z.string().optional() }));
+  const site = header.ok ? header.value.site : undefined;
+  if (site === undefined || !/^[a-z0-9][a-z0-9-]{0,63}$/.test(site)) return { config };
+  const loaded = await loadSiteConfig(join(SITE_DIR, `${site}.yaml`));
+  if (!loaded.ok) return { issues: [{ path: 'site', message: `config/${site}.yaml: ${loaded.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ')}` }] };
+  return { config: loaded.config };
 }
 
 export async function loadScenarioFile(file: string, config: SiteConfig): Promise<ScenarioLoadResult> {
@@ -87,7 +103,9 @@ export async function loadScenarioFile(file: string, config: SiteConfig): Promis
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
     return { ok: false, file, issues: [{ path: '(file)', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})` }] };
   }
-  const result = parseScenario(text, config, basename(file));
+  const site = await siteFor(text, config);
+  if ('issues' in site) return { ok: false, file, issues: site.issues };
+  const result = parseScenario(text, site.config, basename(file));
   return result.ok ? { ...result, file } : { ...result, file };
 }
 

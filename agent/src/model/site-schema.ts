@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEVICE_PROFILES } from './profiles/index.ts';
 import { AMOUNT_UNITS, BOLUS_DOSE_UNITS, RATE_DOSE_UNITS, isConvertible } from './dose.ts';
 import type { DeviceKind } from './device-profile.ts';
+import { isValidTimeZone } from './local-time.ts';
 
 /**
  * The site configuration: inventory, drug library, MQTT accounts and command policy.
@@ -36,6 +37,11 @@ const deviceSchema = z.strictObject({
   careArea: z.string().min(1).max(32).optional(),
   /** MQTT username the device itself connects with. */
   account: identifier,
+  /**
+   * A spare kept in the equipment store (give a location, not a bed): the ward's station
+   * brings it to a bed when a pump there is swapped out, and does not use it otherwise.
+   */
+  spare: z.boolean().optional(),
 });
 
 const limitSchema = z.strictObject({
@@ -57,6 +63,11 @@ const drugSchema = z.strictObject({
     soft: limitSchema,
     hard: limitSchema,
   }).optional(),
+  /**
+   * An ISMP high-alert medication (heparin, insulin, opioids, propofol, vasopressors…):
+   * a learned deviation far outside this drug's usual doses is raised to high.
+   */
+  highAlert: z.boolean().default(false),
 });
 
 const careAreaSchema = z.strictObject({
@@ -134,6 +145,44 @@ const detectionSchema = z.strictObject({
   }).prefault({}),
 }).prefault({});
 
+/**
+ * Learned baselines (issue 5). Every figure is in event time, so a replay learns what live
+ * traffic would have taught. docs/architecture.md, "Learned baselines", explains each one.
+ */
+const baselineSchema = z.strictObject({
+  /**
+   * `learn`: learn, never alert on deviations. `monitor`: alert on deviations once the
+   * learning period is over, and keep learning from what conforms. `off`: neither.
+   */
+  mode: z.enum(['learn', 'monitor', 'off']).default('monitor'),
+  /** Hours of traffic (event time, from the first event seen) before deviations are judged. */
+  learningHours: z.number().positive().default(24),
+  /** A learned table entry (a value, a commander, a sequence) needs this many samples before it is judged. */
+  minSamples: z.number().int().min(1).default(5),
+  /** How far beyond the learned envelope a value may lie before it is unusual: 0.25 is 25 % past its edge. */
+  valueTolerance: z.number().nonnegative().default(0.25),
+  /** A value this many times beyond the envelope's edge is far outside (high for a high-alert drug). */
+  farFactor: z.number().min(1).default(3),
+  /** A deviation already alerted is not alerted again for this long, unless accepted or removed. */
+  realertHours: z.number().positive().default(24),
+  /** Entries not seen for this many days are forgotten. */
+  expireDays: z.number().positive().default(30),
+  /** Slow creep: this many rate changes in one direction within the window, together at least `factor`. */
+  creep: z.strictObject({
+    steps: z.number().int().min(2).default(4),
+    windowMinutes: z.number().positive().default(60),
+    factor: z.number().min(1).default(1.5),
+  }).prefault({}),
+  /** Commanded versus delivered: the volume a pump reports against its rate over at least `minMinutes`. */
+  delivery: z.strictObject({
+    minMinutes: z.number().positive().default(10),
+    minVolumeMl: z.number().positive().default(1),
+    tolerance: z.number().positive().default(0.2),
+  }).prefault({}),
+  /** How often the agent writes the baseline to its data directory (wall time). */
+  saveIntervalSeconds: z.number().positive().default(300),
+}).prefault({});
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 10.4.2.11:502');
 
 const modbusGatewaySchema = z.strictObject({
@@ -162,6 +211,10 @@ export const siteConfigSchema = z.strictObject({
   site: z.strictObject({
     name: z.string().min(1).max(100),
     ward: z.string().min(1).max(32),
+    /** IANA time zone of the site (clinic hours, night shifts); default UTC. */
+    timezone: z.string().min(1).max(64)
+      .refine(isValidTimeZone, 'must be an IANA time zone name such as Europe/London or UTC')
+      .default('UTC'),
   }),
   mqtt: z.strictObject({
     allowAnonymous: z.boolean().default(false),
@@ -190,6 +243,7 @@ export const siteConfigSchema = z.strictObject({
     protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
   }).optional(),
   detection: detectionSchema,
+  baseline: baselineSchema,
 });
 
 export type SiteConfig = z.infer<typeof siteConfigSchema>;
@@ -198,6 +252,7 @@ export type DeviceConfig = SiteConfig['devices'][number];
 export type DrugEntry = SiteConfig['drugLibrary']['careAreas'][string]['drugs'][string];
 export type DoseLimit = z.infer<typeof limitSchema>;
 export type PolicyRule = SiteConfig['policy']['rules'][number];
+export type BaselineConfig = SiteConfig['baseline'];
 export type ModbusGatewayConfig = SiteConfig['modbus']['gateways'][number];
 export type DetectionConfig = SiteConfig['detection'];
 
@@ -276,6 +331,9 @@ export function crossReferenceIssues(config: SiteConfig): ConfigIssue[] {
       } else if (!Object.hasOwn(careAreas, device.careArea)) {
         issues.push({ path: `devices[${index}].careArea`, message: `care area "${device.careArea}" is not in drugLibrary.careAreas (${Object.keys(careAreas).join(', ')})` });
       }
+    }
+    if (device.spare === true && device.bed !== undefined) {
+      issues.push({ path: `devices[${index}].bed`, message: 'a spare is in the equipment store, not at a bed: give a location instead' });
     }
     if (device.bed === undefined && device.location === undefined) {
       issues.push({ path: `devices[${index}]`, message: 'give a bed or a location so that a nurse can find the device' });

@@ -69,6 +69,12 @@ export class AlertStore implements AlertSink {
     return rows.map((row) => JSON.parse(row.body) as AlertView);
   }
 
+  /** One alert by id, or null. */
+  get(id: string): AlertView | null {
+    const row = this.db.prepare('SELECT body FROM alerts WHERE id = ?').get(id) as { body: string } | undefined;
+    return row === undefined ? null : (JSON.parse(row.body) as AlertView);
+  }
+
   close(): void {
     this.db.close();
   }

@@ -1,3 +1,5 @@
+import { localTime, nextLocalHourWhere } from '../../../agent/src/model/local-time.ts';
+import type { LocalTime } from '../../../agent/src/model/local-time.ts';
 import type { DeviceConfig } from '../../../agent/src/model/site-schema.ts';
 import type { AckMessage, ParamValue } from '../../../agent/src/model/wire.ts';
 import type { SimClock, SimTimer } from '../clock.ts';
@@ -14,6 +16,10 @@ import type { SentCommand } from './command-channel.ts';
  * reference facts): synchronous modes only, tachy therapy on, amplitude well above off.
  * What the agent must flag as critical (asynchronous mode, tachy therapy off, output off)
  * never happens in a quiet clinic.
+ *
+ * With `hours`, patients come only in clinic hours (by default 08:00–18:00, Monday to
+ * Friday, in the site's time zone): a patient due outside them comes 0–90 min after the
+ * next opening. A session already open at closing time is finished.
  */
 
 export interface EpClinicOptions {
@@ -24,7 +30,49 @@ export interface EpClinicOptions {
   /** The EP workstation's MQTT account, sent as `issuer`. */
   readonly issuer: string;
   readonly programmers: readonly DeviceConfig[];
+  /** Clinic hours; absent: patients come at any hour (a short demo at night still shows sessions). */
+  readonly hours?: ClinicHours;
   readonly log?: (line: string) => void;
+}
+
+/** When the clinic sees patients, in local time. */
+export interface ClinicHours {
+  /** IANA time zone the hours are in (the site's `site.timezone`). */
+  readonly timeZone: string;
+  /** Local hour from which sessions start (8: 08:00). */
+  readonly openHour: number;
+  /** Local hour from which no session starts (18: 18:00); one in progress is finished. */
+  readonly closeHour: number;
+  /** Local days of the week the clinic is open, 0 = Sunday … 6 = Saturday. */
+  readonly weekdays: readonly number[];
+}
+
+/** 08:00–18:00, Monday to Friday. */
+export const DEFAULT_CLINIC_HOURS: Omit<ClinicHours, 'timeZone'> = Object.freeze({ openHour: 8, closeHour: 18, weekdays: Object.freeze([1, 2, 3, 4, 5]) });
+
+/** The default clinic hours in a time zone, with any field overridden. */
+export function clinicHoursIn(timeZone: string, overrides: Partial<Omit<ClinicHours, 'timeZone'>> = {}): ClinicHours {
+  return { ...DEFAULT_CLINIC_HOURS, ...overrides, timeZone };
+}
+
+function checkClinicHours(hours: ClinicHours): void {
+  const { openHour, closeHour, weekdays } = hours;
+  if (!Number.isInteger(openHour) || !Number.isInteger(closeHour) || openHour < 0 || closeHour > 24 || openHour >= closeHour) {
+    throw new RangeError(`clinic hours must be whole hours with 0 ≤ open < close ≤ 24, not ${openHour}–${closeHour}`);
+  }
+  if (weekdays.some((day) => !Number.isInteger(day) || day < 0 || day > 6)) {
+    throw new RangeError(`clinic weekdays are 0 (Sunday) to 6 (Saturday), not ${weekdays.join(', ')}`);
+  }
+  localTime(0, hours.timeZone); // throws RangeError for an unknown zone
+}
+
+function isOpenAt(hours: ClinicHours, time: LocalTime): boolean {
+  return time.hour >= hours.openHour && time.hour < hours.closeHour && hours.weekdays.includes(time.weekday);
+}
+
+/** Whether the clinic sees patients at `epochMs`. */
+export function isClinicOpen(hours: ClinicHours, epochMs: number): boolean {
+  return isOpenAt(hours, localTime(epochMs, hours.timeZone));
 }
 
 /** Synchronous (sensing) modes seen in routine follow-up. */
@@ -77,6 +125,7 @@ export class EpClinic {
   private readonly log: ((line: string) => void) | undefined;
   private readonly channel: CommandChannel<ProgrammerVisit>;
   private readonly visits: ProgrammerVisit[];
+  private readonly hours: ClinicHours | null;
   private running = false;
 
   constructor(options: EpClinicOptions) {
@@ -85,6 +134,8 @@ export class EpClinic {
     this.random = options.random;
     this.issuer = options.issuer;
     this.log = options.log;
+    if (options.hours !== undefined) checkClinicHours(options.hours);
+    this.hours = options.hours ?? null;
     this.channel = new CommandChannel<ProgrammerVisit>({ transport: this.transport, clock: this.clock, issuer: this.issuer, onAck: this.onAck });
     this.visits = options.programmers.map((device) => new ProgrammerVisit(device, this.runTimer));
   }
@@ -117,6 +168,10 @@ export class EpClinic {
     }
     switch (visit.phase) {
       case 'waiting':
+        if (this.hours !== null && !isClinicOpen(this.hours, this.clock.now())) {
+          this.waitForOpening(visit, this.hours);
+          return;
+        }
         visit.phase = 'opening';
         visit.clinician = this.random.pick(EP_CLINICIANS);
         visit.implantSerial = `PM-${String(this.random.int(0, 999_999)).padStart(6, '0')}`;
@@ -176,6 +231,18 @@ export class EpClinic {
         return;
     }
   };
+
+  /** A patient due while the clinic is closed comes in soon after it opens. */
+  private waitForOpening(visit: ProgrammerVisit, hours: ClinicHours): void {
+    const now = this.clock.now();
+    const opening = nextLocalHourWhere(now, hours.timeZone, (time) => isOpenAt(hours, time));
+    if (opening === null) {
+      this.log?.(`${visit.device.id}: the clinic is never open (${hours.openHour}:00–${hours.closeHour}:00 on days ${hours.weekdays.join(',')}); no sessions`);
+      return;
+    }
+    const spread = Math.min(90 * MINUTE, ((hours.closeHour - hours.openHour) * HOUR) / 2);
+    this.schedule(visit, opening - now + this.random.uniform(0, spread));
+  }
 
   private closeSession(visit: ProgrammerVisit): void {
     visit.phase = 'closing';

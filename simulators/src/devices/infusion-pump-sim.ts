@@ -66,6 +66,8 @@ export class InfusionPumpSim extends SimulatedDevice {
   private weightKg = 0;
   private rateMlH = 0;
   private infusedMl = 0;
+  /** Delivered over programmed rate: 1 unless reconfigured (reconfigureDelivery). */
+  private deliveryFactor = 1;
   private vtbiMl = 0;
   private alarm = '';
   private batteryPct: number;
@@ -230,7 +232,7 @@ export class InfusionPumpSim extends SimulatedDevice {
     this.settledAt = now;
     if (hours <= 0) return;
     if (this.state === 'running') {
-      this.infusedMl = Math.min(this.vtbiMl, this.infusedMl + this.rateMlH * hours);
+      this.infusedMl = Math.min(this.vtbiMl, this.infusedMl + this.rateMlH * this.deliveryFactor * hours);
       this.batteryPct = Math.max(0, this.batteryPct - BATTERY_DRAIN_PCT_PER_HOUR * hours);
     } else {
       this.batteryPct = Math.min(100, this.batteryPct + BATTERY_CHARGE_PCT_PER_HOUR * hours);
@@ -240,7 +242,7 @@ export class InfusionPumpSim extends SimulatedDevice {
   private scheduleCompletion(): void {
     if (this.completionTimer !== null) this.clock.cancel(this.completionTimer);
     const remainingMl = Math.max(0, this.vtbiMl - this.infusedMl);
-    this.completionTimer = this.clock.after((remainingMl / this.rateMlH) * MS_PER_HOUR, this.onCompletionDue);
+    this.completionTimer = this.clock.after((remainingMl / (this.rateMlH * this.deliveryFactor)) * MS_PER_HOUR, this.onCompletionDue);
   }
 
   private scheduleOcclusion(): void {
@@ -270,6 +272,20 @@ export class InfusionPumpSim extends SimulatedDevice {
   };
 
   /** An occlusion now, for scenarios that need one at a known time (the nurse station restarts it as usual). */
+  /**
+   * Evaluation only: the pump's delivery is reconfigured behind its display, so it infuses
+   * `factor` times the programmed rate while telemetry still reports the programmed one
+   * (B. Braun SpaceCom, CVE-2021-33885). It lasts for every later infusion too, until the
+   * simulated pump is discarded. False for a factor that is not positive.
+   */
+  reconfigureDelivery(factor: number): boolean {
+    if (!(factor > 0)) return false;
+    this.settle();
+    this.deliveryFactor = factor;
+    if (this.state === 'running') this.scheduleCompletion();
+    return true;
+  }
+
   raiseOcclusion(): boolean {
     if (this.state !== 'running') return false;
     this.onOcclusionDue();

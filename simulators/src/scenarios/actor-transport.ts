@@ -33,6 +33,8 @@ export interface WardControl {
   reboot(deviceId: string, downtimeMs: number): void;
   occlusion(deviceId: string): void;
   shiftChange(withinMs: number): void;
+  /** The pump infuses `factor` times its programmed rate while reporting the programmed one (CVE-2021-33885). */
+  reconfigureDelivery(deviceId: string, factor: number): void;
 }
 
 /**

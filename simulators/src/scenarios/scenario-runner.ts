@@ -252,6 +252,7 @@ export class ScenarioRunner {
     if ('silence' in event) ward.silence(event.silence);
     else if ('reboot' in event) ward.reboot(event.reboot, event.downtime);
     else if ('occlusion' in event) ward.occlusion(event.occlusion);
+    else if ('reconfigureDelivery' in event) ward.reconfigureDelivery(event.reconfigureDelivery, event.factor);
     else ward.shiftChange(event.shiftChange);
   }
 }

@@ -111,6 +111,8 @@ const stepActions = {
     z.strictObject({ reboot: z.string().min(1), downtime: duration }),
     z.strictObject({ occlusion: z.string().min(1) }),
     z.strictObject({ shiftChange: duration }),
+    /** A running pump reconfigured behind its display (B. Braun SpaceCom, CVE-2021-33885). */
+    z.strictObject({ reconfigureDelivery: z.string().min(1), factor: z.number().positive().max(100) }),
   ]),
 } as const;
 
@@ -161,8 +163,22 @@ export const scenarioSchema = z.strictObject({
   models: z.array(sourceSchema).min(1),
   /** MITRE ATT&CK for ICS; absent for benign scenarios. */
   attack: z.strictObject({ technique: z.string().regex(/^T0\d{3}$/, 'must be an ATT&CK for ICS technique id such as T0836'), name: z.string().min(1) }).optional(),
-  /** Normal ward time before the first step, so that infusions run and sessions are open. */
+  /**
+   * The site this scenario needs, when not the one evaluated (`config/<site>.yaml` of the
+   * Wardwatch package): a ward with several stations, say. Its inventory and accounts are
+   * what the steps name, and the evaluation runs on it.
+   */
+  site: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be the name of a config shipped in config/, such as large-ward').optional(),
+  /**
+   * Normal ward time before the first step, so that infusions run and sessions are open.
+   * A day or more lets the learned baseline (baseline.learningHours) finish learning.
+   */
   warmup: duration.default(10 * 60_000),
+  /**
+   * The ward's long-run routine (clinic hours Monday–Friday, quieter nights, discharges and
+   * admissions) instead of round-the-clock care: what a learned baseline should learn from.
+   */
+  longStay: z.boolean().default(false),
   actors: z.record(identifier, actorSchema).default({}),
   steps: z.array(stepSchema).min(1),
   expect: z.union([z.literal('none'), z.strictObject({ alerts: z.array(expectedAlertSchema).min(1) })]),

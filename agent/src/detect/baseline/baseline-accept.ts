@@ -1,0 +1,61 @@
+import type { DeviceKind } from '../../model/device-profile.ts';
+import type { BaselineAcceptance } from './baseline-finding.ts';
+import type { BaselineModel, ValueTables } from './baseline-model.ts';
+import { ValueEnvelope } from './value-envelope.ts';
+
+/** The pending-review key a detector recorded for this acceptance (baseline-*-detector.ts). */
+function pendingKey(acceptance: BaselineAcceptance): string {
+  if (acceptance.table === 'value') return `category|${acceptance.key}=${String(acceptance.value)}`;
+  return `${acceptance.table}|${acceptance.key}`;
+}
+
+function acceptValue(values: ValueTables, acceptance: BaselineAcceptance, ts: number, samples: number): void {
+  const value = acceptance.value;
+  if (typeof value === 'string') {
+    values.learn(acceptance.key, value, '', ts);
+    return;
+  }
+  if (typeof value !== 'number') return;
+  const envelope = values.envelopes.get(acceptance.key);
+  if (envelope === undefined) {
+    values.envelopes.set(acceptance.key, ValueEnvelope.pinnedAt(acceptance.unit ?? '', { low: value, high: value }, samples, ts));
+    return;
+  }
+  // The envelope now reaches the accepted value; pinned, so that it is not trimmed away again.
+  const bounds = envelope.bounds() ?? { low: value, high: value };
+  envelope.pinned = { low: Math.min(bounds.low, value), high: Math.max(bounds.high, value) };
+}
+
+/**
+ * `wardwatch baseline accept ALERT` (issue 5, part 4): what an alert found unusual becomes
+ * part of the baseline, at the level it was judged at, and its pending review is closed.
+ */
+export function acceptDeviation(model: BaselineModel, acceptance: BaselineAcceptance, profile: DeviceKind, ts: number): void {
+  const samples = model.config.minSamples;
+  const device = model.device(acceptance.device, profile, ts);
+  const group = model.group(profile, ts);
+  switch (acceptance.table) {
+    case 'value':
+      acceptValue(acceptance.level === 'device' ? device.values : group.values, acceptance, ts, samples);
+      break;
+    case 'commander':
+      (acceptance.level === 'device' ? device.commanders : group.commanders).see(acceptance.key, ts, samples);
+      break;
+    case 'hour':
+      group.hours.see(acceptance.key, ts, samples);
+      device.hours.see(acceptance.key, ts, samples);
+      break;
+    case 'transition':
+      group.transitions.see(acceptance.key, ts, samples);
+      device.transitions.see(acceptance.key, ts, samples);
+      break;
+    case 'pusher':
+      group.pushers.see(acceptance.key, ts, samples);
+      break;
+    case 'version':
+      device.versions.see(acceptance.key, ts, samples);
+      break;
+  }
+  device.pending.delete(pendingKey(acceptance));
+  group.pending.delete(pendingKey(acceptance));
+}
