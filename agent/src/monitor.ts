@@ -129,6 +129,7 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     sinkFailures: () => alerts.sinkFailures,
     detectorErrors: () => engine.errorsByDetector,
     expectsTraffic: config.devices.length > 0,
+    baseline: () => baseline.health(),
     ...(options.tapGapSince === undefined ? {} : { tapGapSince: options.tapGapSince }),
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);

@@ -12,6 +12,7 @@ import { AlertListView } from './render-alerts.ts';
 import { BannerView } from './render-banner.ts';
 import { HeaderView } from './render-header.ts';
 import { WardView } from './render-ward.ts';
+import { BaselineView } from './render-baseline.ts';
 import { DashboardState } from './state.ts';
 
 function start(): void {
@@ -19,6 +20,7 @@ function start(): void {
   const header = new HeaderView();
   const banner = new BannerView();
   const ward = new WardView();
+  const baselineLine = new BaselineView();
   const alertsHeading = requireElement('alerts-heading', HTMLElement);
   const alertList = new AlertListView(requireElement('alerts', HTMLElement), {
     acknowledge: (alertId) => ackDialog.open(alertId),
@@ -52,6 +54,7 @@ function start(): void {
       case 'snapshot':
         state.applySnapshot(message);
         header.renderSite(message.site);
+        baselineLine.render(message.health.baseline);
         alertList.sync(state.alerts.values());
         ward.sync(state.devices.values(), (id) => state.openAlertsOf(id));
         break;
@@ -64,6 +67,7 @@ function start(): void {
         break;
       case 'health':
         state.health = message.health;
+        baselineLine.render(message.health.baseline);
         break;
     }
     renderStatus();

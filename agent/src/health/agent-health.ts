@@ -1,4 +1,4 @@
-import type { HealthView } from '../server/dashboard-protocol.ts';
+import type { BaselineHealthView, HealthView } from '../server/dashboard-protocol.ts';
 
 export interface HealthInputs {
   readonly mqttClients: () => number;
@@ -8,6 +8,7 @@ export interface HealthInputs {
   readonly expectsTraffic: boolean;
   /** When the MQTT tap lost the site's broker, if it has and has not got it back (null otherwise). */
   readonly tapGapSince?: () => number | null;
+  readonly baseline?: () => BaselineHealthView;
 }
 
 /** No device traffic for this long (after the start-up grace) means ingest has stalled. */
@@ -59,6 +60,7 @@ export class AgentHealth {
       publishes: this.publishes,
       anomalies: Object.fromEntries(this.anomalies),
       alerts: this.inputs.alertsRaised(),
+      ...(this.inputs.baseline === undefined ? {} : { baseline: this.inputs.baseline() }),
     };
   }
 }

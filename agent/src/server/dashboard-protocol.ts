@@ -67,6 +67,20 @@ export interface HealthView {
   readonly publishes: number;
   readonly anomalies: Readonly<Record<string, number>>;
   readonly alerts: number;
+  /** The learned baseline's progress (issue 5); absent from agents that predate it. */
+  readonly baseline?: BaselineHealthView;
+}
+
+export interface BaselineHealthView {
+  readonly mode: 'learn' | 'monitor' | 'off';
+  /** Whether learned deviations are alerted now (monitor mode, learning period over). */
+  readonly judging: boolean;
+  /** Event time learned so far, and the learning period, in hours. */
+  readonly hoursLearned: number;
+  readonly learningHours: number;
+  readonly devicesLearned: number;
+  /** Entries pushed out of full tables (DESIGN.md, principle 3: hitting a cap is observable). */
+  readonly evictions: number;
 }
 
 export interface SiteView {

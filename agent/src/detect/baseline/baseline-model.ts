@@ -1,6 +1,7 @@
 import type { BaselineConfig } from '../../model/site-schema.ts';
 import type { DeviceKind } from '../../model/device-profile.ts';
 import type { PipelineEvent } from '../../normalize/events.ts';
+import type { BaselineHealthView } from '../../server/dashboard-protocol.ts';
 import { LogHistogram, type LogHistogramJson } from './log-histogram.ts';
 import { ValueEnvelope, type ValueEnvelopeJson } from './value-envelope.ts';
 
@@ -308,6 +309,21 @@ export class BaselineModel {
   /** Whether a device's own tables are judged: it has been learned for the learning period. */
   deviceMature(baseline: DeviceBaseline | undefined, ts: number): baseline is DeviceBaseline {
     return baseline !== undefined && ts - baseline.firstSeen >= this.config.learningHours * HOUR_MS;
+  }
+
+  /** Progress for /api/health and the dashboard: hours learned on the longest-learned kind of device. */
+  health(): BaselineHealthView {
+    const now = this.learnedUntil;
+    let hoursLearned = 0;
+    let judging = false;
+    for (const group of this.groups.values()) {
+      if (now === null) break;
+      hoursLearned = Math.max(hoursLearned, (now - group.firstSeen) / HOUR_MS);
+      judging ||= this.judging(group.profile, now);
+    }
+    let devicesLearned = 0;
+    for (const device of this.devices.values()) if (device.commands > 0) devicesLearned += 1;
+    return { mode: this.config.mode, judging, hoursLearned: Math.round(hoursLearned * 10) / 10, learningHours: this.config.learningHours, devicesLearned, evictions: this.evictions };
   }
 
   /** A detector found a deviation in this event: the learner leaves it out (it waits for review). */
