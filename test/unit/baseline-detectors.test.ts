@@ -116,6 +116,13 @@ describe('who, when and in which order', () => {
     expect(harness.raised().filter(([type]) => type === 'baseline-new-commander')).toHaveLength(1);
   });
 
+  it('a known account commanding from an address it never used is a new commander', () => {
+    const harness = learned();
+    harness.rawCommand('station-4w', 'pump-02', { id: 'from-laptop', ts: new Date(harness.now).toISOString(), command: 'set_rate', params: { rate_ml_h: 10.5 } }, { address: '10.66.0.5' });
+    expect(harness.raised()).toEqual([['baseline-new-commander', 'warning']]);
+    expect(last(harness)?.title).toMatch(/set_rate from station-4w at 10\.66\.0\.5, an address it never commanded from in 3 hours of learning \(known: 10\.4\.0\.20\)/);
+  });
+
   it('a bolus right after stop is a sequence never seen; library pushes stay out of sequences', () => {
     const harness = learned();
     harness.command('station-4w', 'pump-01', 'stop');

@@ -64,6 +64,7 @@ const baselineJsonSchema = z.strictObject({
     hours: sightings,
     transitions: sightings,
     pushers: sightings,
+    origins: sightings,
     pending: z.record(z.string(), z.number()),
   })),
 });

@@ -52,6 +52,9 @@ export function acceptDeviation(model: BaselineModel, acceptance: BaselineAccept
     case 'pusher':
       group.pushers.see(acceptance.key, ts, samples);
       break;
+    case 'origin':
+      group.origins.see(acceptance.key, ts, samples);
+      break;
     case 'version':
       device.versions.see(acceptance.key, ts, samples);
       break;

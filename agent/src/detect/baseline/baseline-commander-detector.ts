@@ -1,10 +1,10 @@
 import type { FindingSink } from '../../alert/finding.ts';
-import type { PipelineEvent } from '../../normalize/events.ts';
+import type { DeviceCommandEvent, PipelineEvent } from '../../normalize/events.ts';
 import type { Detector } from '../detector.ts';
 import { reportDeviation } from './baseline-finding.ts';
 import { PUSH_COMMANDS } from './baseline-learner.ts';
 import type { BaselineModel } from './baseline-model.ts';
-import { commanderOf, describeCommander } from './commander.ts';
+import { commanderOf, describeCommander, originKey } from './commander.ts';
 import { learnedFor } from './explain.ts';
 
 /** How many known commanders an alert lists. */
@@ -53,7 +53,11 @@ export class BaselineCommanderDetector implements Detector {
     }
     const ownHistory = this.model.deviceMature(device, event.ts) && device.commands >= this.model.config.minSamples;
     const known = ownHistory ? device.commanders : group.commanders;
-    if (known.has(commander) || (!ownHistory && group.commands < this.model.config.minSamples)) return;
+    if (known.has(commander)) {
+      this.judgeOrigin(event, commander, report);
+      return;
+    }
+    if (!ownHistory && group.commands < this.model.config.minSamples) return;
     if (this.model.alreadyPending(ownHistory ? device : group, `commander|${commander}`, event.ts)) return;
     const whose = ownHistory ? 'this device' : `any ${event.device.profile.title.toLowerCase()}`;
     reportDeviation(this.model, report, {
@@ -63,6 +67,31 @@ export class BaselineCommanderDetector implements Detector {
       what: `${command} from ${who}, which never commanded ${whose} in ${learnedFor(ownHistory ? device.firstSeen : group.firstSeen, event.ts)} of learning (known: ${listCommanders(known.entries.keys())})`,
       learned: { level: ownHistory ? 'device' : 'group', commander, knownCommanders: [...known.entries.keys()] },
       accept: { device: event.device.config.id, table: 'commander', key: commander, level: ownHistory ? 'device' : 'group' },
+    });
+  }
+
+  /**
+   * A known MQTT account from an address it never commanded from during learning: its
+   * credentials in use somewhere else (a laptop on the VLAN). Modbus masters are their
+   * address, so only MQTT is judged; a tap does not see addresses.
+   */
+  private judgeOrigin(event: DeviceCommandEvent, commander: string, report: FindingSink): void {
+    if (event.source.transport !== 'mqtt') return;
+    const group = this.model.groups.get(event.device.profile.id);
+    if (group === undefined) return;
+    const origin = originKey(commander, event.source.address);
+    if (group.origins.has(origin)) return;
+    const prefix = `${commander}@`;
+    const addresses = [...group.origins.entries.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+    // A commander learned only through imports or before addresses were kept has no addresses to compare with.
+    if (addresses.length === 0 || this.model.alreadyPending(group, `origin|${origin}`, event.ts)) return;
+    reportDeviation(this.model, report, {
+      type: 'baseline-new-commander',
+      event,
+      dedupKey: `origin|${origin}`,
+      what: `${event.message.command} from ${describeCommander(commander)} at ${event.source.address}, an address it never commanded from in ${learnedFor(group.firstSeen, event.ts)} of learning (known: ${addresses.slice(0, LISTED).join(', ')})`,
+      learned: { level: 'group', commander, address: event.source.address, knownAddresses: addresses },
+      accept: { device: event.device.config.id, table: 'origin', key: origin, level: 'group' },
     });
   }
 }

@@ -48,6 +48,8 @@ export interface ExportedGroup {
   weekdays: number[];
   transitions: string[];
   pushers: string[];
+  /** `account:station-4w@10.4.0.10` (addresses, judged) and `account:station-4w#client-id` (for review). */
+  origins: string[];
   commanderHours: Record<string, number[]>;
   values: ExportedValues;
 }
@@ -129,6 +131,7 @@ function exportGroup(group: GroupBaseline): ExportedGroup {
     weekdays: hoursOf(group.hours, 'd'),
     transitions: sortedKeys(group.transitions),
     pushers: sortedKeys(group.pushers),
+    origins: sortedKeys(group.origins),
     commanderHours,
     values: exportValues(group.values),
   };

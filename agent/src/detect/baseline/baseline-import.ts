@@ -47,6 +47,7 @@ const groupSchema = z.object({
   weekdays: z.array(z.number().int().min(0).max(6)).default([]),
   transitions: keyList,
   pushers: keyList,
+  origins: keyList,
   commanderHours: z.record(z.string(), z.array(hour)).default({}),
   values: valuesSchema,
 });
@@ -125,6 +126,7 @@ export function applyBaselineImport(model: BaselineModel, document: BaselineImpo
     replaceSightings(group.hours, [...imported.hours.map(hourKey), ...imported.weekdays.map((day) => `d${day}`)], ts, count);
     replaceSightings(group.transitions, imported.transitions, ts, count);
     replaceSightings(group.pushers, imported.pushers, ts, count);
+    replaceSightings(group.origins, imported.origins, ts, count);
     replaceSightings(group.commanderHours, Object.entries(imported.commanderHours).flatMap(([commander, hours]) => hours.map((at) => `${commander}@${hourKey(at)}`)), ts, count);
     replaceValues(group.values, imported.values, ts, count, model.countEviction);
     group.commands = Math.max(group.commands, count);

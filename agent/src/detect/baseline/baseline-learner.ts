@@ -6,7 +6,8 @@ import type { DeviceCommandEvent, PipelineEvent, TelemetryEvent } from '../../no
 import type { Detector } from '../detector.ts';
 import type { BaselineModel, DeviceBaseline } from './baseline-model.ts';
 import { commandQuantities } from './command-quantities.ts';
-import { commanderOf } from './commander.ts';
+import { commanderOf, originKey } from './commander.ts';
+import { boundedKey } from '../bounded-key.ts';
 import { previousCommand } from './command-sequence.ts';
 
 /** Commands that change software or a drug library: who sends them is learned as a pusher. */
@@ -72,6 +73,10 @@ export class BaselineLearner implements Detector {
     group.hours.see(weekday, ts);
     group.commanderHours.see(`${commander}@${hour}`, ts);
     if (PUSH_COMMANDS.has(command)) group.pushers.see(`${command}@${commander}`, ts);
+    if (event.source.transport === 'mqtt') {
+      group.origins.see(originKey(commander, event.source.address), ts);
+      group.origins.see(`${commander}#${boundedKey(event.source.clientId)}`, ts);
+    }
 
     if (!PUSH_COMMANDS.has(command)) {
       const transition = `${previousCommand(device, ts)}>${command}`;

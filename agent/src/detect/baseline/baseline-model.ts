@@ -202,6 +202,7 @@ export interface GroupBaselineJson {
   readonly hours: Readonly<Record<string, Sighting>>;
   readonly transitions: Readonly<Record<string, Sighting>>;
   readonly pushers: Readonly<Record<string, Sighting>>;
+  readonly origins: Readonly<Record<string, Sighting>>;
   readonly pending: Readonly<Record<string, number>>;
 }
 
@@ -218,6 +219,12 @@ export class GroupBaseline {
   readonly transitions: SightingTable;
   /** `load_drug_library@account:pharmacy`: who pushed software or libraries to devices of this kind. */
   readonly pushers: SightingTable;
+  /**
+   * `account:station-4w@10.4.0.10`, `account:station-4w#station-4w-sim`: the addresses and
+   * client ids each commander commands from. Addresses are judged (a known account from a
+   * new address); client ids are kept for review only, since mqtt.js makes them up.
+   */
+  readonly origins: SightingTable;
   /** Deviations judged across the kind and already alerted (key → event time), waiting for review. */
   readonly pending = new Map<string, number>();
 
@@ -230,6 +237,7 @@ export class GroupBaseline {
     this.hours = new SightingTable(24 + 7, onEvict);
     this.transitions = new SightingTable(BASELINE_CAPS.transitionsPerGroup, onEvict);
     this.pushers = new SightingTable(BASELINE_CAPS.commandersPerGroup, onEvict);
+    this.origins = new SightingTable(BASELINE_CAPS.commandersPerGroup * 4, onEvict);
   }
 
   toJSON(): GroupBaselineJson {
@@ -244,6 +252,7 @@ export class GroupBaseline {
       hours: this.hours.toJSON(),
       transitions: this.transitions.toJSON(),
       pushers: this.pushers.toJSON(),
+      origins: this.origins.toJSON(),
       pending: Object.fromEntries(this.pending),
     };
   }
@@ -371,6 +380,7 @@ export class BaselineModel {
       group.commanderHours.expire(before);
       group.transitions.expire(before);
       group.pushers.expire(before);
+      group.origins.expire(before);
       for (const [key, alertedAt] of group.pending) if (alertedAt < before) group.pending.delete(key);
     }
   }
@@ -419,6 +429,7 @@ export class BaselineModel {
       group.hours.load(saved.hours);
       group.transitions.load(saved.transitions);
       group.pushers.load(saved.pushers);
+      group.origins.load(saved.origins);
       for (const [key, ts] of Object.entries(saved.pending)) group.pending.set(key, ts);
       this.groups.set(profile, group);
     }

@@ -23,3 +23,8 @@ export function describeCommander(commander: string): string {
   if (kind === 'client') return `client "${name}"`;
   return name;
 }
+
+/** `account:station-4w@10.4.0.10`: a commander and an address it commands from. */
+export function originKey(commander: string, address: string): string {
+  return `${commander}@${boundedKey(address)}`;
+}
