@@ -62,6 +62,14 @@ export class MonitorHarness {
     });
   }
 
+  /**
+   * A publish seen on the simulators' in-memory bus, given to the pipeline as the agent's
+   * broker would: the sender's account, the ward station address, event time `ts`.
+   */
+  busPublish(identity: { readonly clientId: string; readonly username?: string | null }, topic: string, payload: Buffer, retain: boolean, ts: number): void {
+    this.monitor.pipeline.ingest({ kind: 'mqtt-publish', ts, client: { clientId: identity.clientId, username: identity.username ?? null, address: '10.4.0.10' }, topic, payload, retain, qos: 1 });
+  }
+
   /** A command as a station sends it; `issuer` defaults to the sending account. */
   command(account: string | null, deviceId: string, command: string, params: Record<string, ParamValue> = {}, issuer?: string): void {
     this.commandCounter += 1;

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,19 +8,8 @@ import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import { startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { wardwatch } from '../helpers/cli.ts';
 
-const run = promisify(execFile);
-const CLI = 'bin/wardwatch.js';
-
-async function wardwatch(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
-}
 
 function command(issuer: string, name: string, params: Record<string, unknown>): string {
   return JSON.stringify({ id: `bl-${Math.random().toString(36).slice(2)}`, ts: new Date().toISOString(), issuer, user: 'rn-it', command: name, params });

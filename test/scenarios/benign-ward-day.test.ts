@@ -22,15 +22,7 @@ async function runWardDay(seed: number, hours: number) {
       const name = (JSON.parse(payload.toString('utf8')) as { command: string }).command;
       commands.set(name, (commands.get(name) ?? 0) + 1);
     }
-    harness.monitor.pipeline.ingest({
-      kind: 'mqtt-publish',
-      ts: clock.now(),
-      client: { clientId: identity.clientId, username: identity.username, address: '10.4.0.10' },
-      topic,
-      payload,
-      retain,
-      qos: 1,
-    });
+    harness.busPublish(identity, topic, payload, retain, clock.now());
   });
   const ward = await startWard({ config: harness.config, clock, linkFactory: bus.linkFactory(), seed });
   for (let hour = 0; hour < hours; hour += 1) clock.advanceBy(HOUR);

@@ -44,15 +44,7 @@ describe('a benign simulated day of the large ward', () => {
           wardsByStation.set(identity.username, wards);
         }
       }
-      harness.monitor.pipeline.ingest({
-        kind: 'mqtt-publish',
-        ts: clock.now(),
-        client: { clientId: identity.clientId, username: identity.username, address: '10.4.0.10' },
-        topic,
-        payload,
-        retain,
-        qos: 1,
-      });
+      harness.busPublish(identity, topic, payload, retain, clock.now());
     });
     const ward = await startWard({ config, clock, linkFactory: bus.linkFactory(), seed: 1, longStay: true });
     for (let hour = 0; hour < 24; hour += 1) clock.advanceBy(HOUR);

@@ -65,15 +65,7 @@ async function startRun(config: SiteConfig, startMs: number, options: Partial<Wa
     if (channel === 'command') {
       commands.push({ at: clock.now(), username: identity.username, clientId: identity.clientId, deviceId, message: JSON.parse(payload.toString()) as CommandMessage });
     }
-    harness?.monitor.pipeline.ingest({
-      kind: 'mqtt-publish',
-      ts: clock.now(),
-      client: { clientId: identity.clientId, username: identity.username, address: '10.4.0.10' },
-      topic,
-      payload,
-      retain,
-      qos: 1,
-    });
+    harness?.busPublish(identity, topic, payload, retain, clock.now());
   });
   const ward = await startWard({ config, clock, linkFactory: bus.linkFactory(), seed: 20261128, ...options });
   return { ward, clock, bus, commands, harness };

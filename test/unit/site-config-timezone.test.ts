@@ -1,23 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { parseSiteConfig } from '../../agent/src/config/load-site-config.ts';
-import { DEMO_CONFIG_FILE } from '../helpers/demo-config.ts';
+import { configIssuesOf, DEMO_CONFIG_FILE, demoConfigWith } from '../helpers/demo-config.ts';
 
 const demoText = readFileSync(DEMO_CONFIG_FILE, 'utf8');
 const LARGE_WARD_FILE = new URL('../../config/large-ward.yaml', import.meta.url);
 
-function withChange(change: (doc: Record<string, any>) => void): string {
-  const doc = parse(demoText) as Record<string, any>;
-  change(doc);
-  return stringify(doc);
-}
+const withChange = demoConfigWith;
 
-function issuesOf(text: string): string[] {
-  const result = parseSiteConfig(text);
-  if (result.ok) throw new Error('expected the config to be rejected');
-  return result.issues.map((issue) => `${issue.path}: ${issue.message}`);
-}
+const issuesOf = configIssuesOf;
 
 describe('site time zone and spare pumps in the site configuration', () => {
   it('defaults the time zone to UTC and accepts any IANA name', () => {

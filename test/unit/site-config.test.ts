@@ -1,22 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { parseSiteConfig } from '../../agent/src/config/load-site-config.ts';
-import { DEMO_CONFIG_FILE } from '../helpers/demo-config.ts';
+import { configIssuesOf, DEMO_CONFIG_FILE, demoConfigWith } from '../helpers/demo-config.ts';
 
 const demoText = readFileSync(DEMO_CONFIG_FILE, 'utf8');
 
-function withChange(change: (doc: Record<string, any>) => void): string {
-  const doc = parse(demoText) as Record<string, any>;
-  change(doc);
-  return stringify(doc);
-}
+const withChange = demoConfigWith;
 
-function issuesOf(text: string): string[] {
-  const result = parseSiteConfig(text);
-  if (result.ok) throw new Error('expected the config to be rejected');
-  return result.issues.map((issue) => `${issue.path}: ${issue.message}`);
-}
+const issuesOf = configIssuesOf;
 
 describe('site configuration', () => {
   it('the demo ward is valid: 6 pumps, 2 programmers, both care areas, the five drugs', () => {
