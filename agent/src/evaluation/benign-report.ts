@@ -45,8 +45,8 @@ export function benignMarkdown(results: readonly BenignRunResult[]): string {
 
 export function benignText(results: readonly BenignRunResult[]): string {
   return results.map((result) => {
-    const [site, devices, days, judged, serious, seriousRate, warnings, warningRate, types, budget] = cells(result);
-    return `${site}: ${devices} devices, ${days} days, ${judged} device-days judged, ${(result.wallMs / 1000).toFixed(0)} s\n`
+    const [site, devices, , judged, serious, seriousRate, warnings, warningRate, types, budget] = cells(result);
+    return `${site}: ${devices} devices, ${result.days} days (the first ${result.learningHours} h learning), ${judged} device-days judged, ${(result.wallMs / 1000).toFixed(0)} s\n`
       + `  critical+high ${serious} (${seriousRate}/device-day), warnings ${warnings} (${warningRate}/device-day): ${types} — ${budget} budget\n`
       + result.events.map((event) => `  ${event}\n`).join('');
   }).join('');

@@ -226,10 +226,14 @@ export class NurseStation {
         return;
       }
       const isDemo = device === demoPump && Object.hasOwn(drugs, DEMO_INFUSION.drug);
-      // Other pumps take the care area's drugs in turn, from a seeded starting point.
+      // Other pumps take the care area's drugs in turn, from a seeded starting point; in the
+      // demo pump's care area, from the drug after the demo's, so that the demo ICU runs
+      // heparin, then insulin, then morphine whatever the seed (a scenario can count on it).
       const turn = nextDrugIndex.get(careArea) ?? this.random.int(0, names.length - 1);
       let firstDrug: string = DEMO_INFUSION.drug;
-      if (!isDemo) {
+      if (isDemo) {
+        nextDrugIndex.set(careArea, names.indexOf(DEMO_INFUSION.drug) + 1);
+      } else {
         firstDrug = names[turn % names.length] as string;
         nextDrugIndex.set(careArea, turn + 1);
       }

@@ -39,7 +39,8 @@ export class BaselineCommanderDetector implements Detector {
     const who = describeCommander(commander);
     if (PUSH_COMMANDS.has(command)) {
       const pusherKey = `${command}@${commander}`;
-      if (group.pushers.has(pusherKey) || this.model.alreadyPending(group, `pusher|${pusherKey}`, event.ts)) return;
+      if (group.pushers.has(pusherKey)) return;
+      if (this.model.alreadyPending(group, `pusher|${pusherKey}`, event.ts)) return this.model.flag(event);
       const known = [...group.pushers.entries.keys()].filter((key) => key.startsWith(`${command}@`)).map((key) => key.slice(command.length + 1));
       reportDeviation(this.model, report, {
         type: 'baseline-unknown-pusher',
@@ -58,7 +59,8 @@ export class BaselineCommanderDetector implements Detector {
       return;
     }
     if (!ownHistory && group.commands < this.model.config.minSamples) return;
-    if (this.model.alreadyPending(ownHistory ? device : group, `commander|${commander}`, event.ts)) return;
+    // Already on the screen: not alerted again, and still not learned (flagged).
+    if (this.model.alreadyPending(ownHistory ? device : group, `commander|${commander}`, event.ts)) return this.model.flag(event);
     const whose = ownHistory ? 'this device' : `any ${event.device.profile.title.toLowerCase()}`;
     reportDeviation(this.model, report, {
       type: 'baseline-new-commander',
@@ -84,7 +86,8 @@ export class BaselineCommanderDetector implements Detector {
     const prefix = `${commander}@`;
     const addresses = [...group.origins.entries.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
     // A commander learned only through imports or before addresses were kept has no addresses to compare with.
-    if (addresses.length === 0 || this.model.alreadyPending(group, `origin|${origin}`, event.ts)) return;
+    if (addresses.length === 0) return;
+    if (this.model.alreadyPending(group, `origin|${origin}`, event.ts)) return this.model.flag(event);
     reportDeviation(this.model, report, {
       type: 'baseline-new-commander',
       event,

@@ -4,7 +4,7 @@ import { parseYamlDocument } from '../../model/yaml-document.ts';
 import type { ConfigIssue } from '../../model/site-schema.ts';
 import { EXPORT_FORMAT } from './baseline-export.ts';
 import type { BaselineModel, SightingTable, ValueTables } from './baseline-model.ts';
-import { hourKey } from './baseline-hour-detector.ts';
+import { hourKey } from './hour-key.ts';
 import { ValueEnvelope } from './value-envelope.ts';
 
 /**

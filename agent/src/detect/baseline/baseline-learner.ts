@@ -9,6 +9,7 @@ import { commandQuantities } from './command-quantities.ts';
 import { commanderOf, originKey } from './commander.ts';
 import { boundedKey } from '../bounded-key.ts';
 import { previousCommand } from './command-sequence.ts';
+import { hourKey } from './hour-key.ts';
 
 /** Commands that change software or a drug library: who sends them is learned as a pusher. */
 export const PUSH_COMMANDS: ReadonlySet<string> = new Set(['load_drug_library', 'install_update']);
@@ -60,7 +61,7 @@ export class BaselineLearner implements Detector {
     const command = event.message.command;
     const commander = commanderOf(event.source);
     const local = this.clock.at(ts);
-    const hour = `h${String(local.hour).padStart(2, '0')}`;
+    const hour = hourKey(local.hour);
     const weekday = `d${local.weekday}`;
 
     device.commands += 1;

@@ -27,7 +27,7 @@ export class BaselineSequenceDetector implements Detector {
     const previous = previousCommand(device, event.ts);
     const transition = `${previous}>${event.message.command}`;
     if (group.transitions.has(transition) || !this.commandKnown(group, event.message.command)) return;
-    if (this.model.alreadyPending(group, `transition|${transition}`, event.ts)) return;
+    if (this.model.alreadyPending(group, `transition|${transition}`, event.ts)) return this.model.flag(event);
     const after = previous === '-' ? 'as the first command in 12 hours' : `right after ${previous}`;
     const followers = [...group.transitions.entries.keys()].filter((key) => key.startsWith(`${previous}>`)).map((key) => key.slice(previous.length + 1));
     reportDeviation(this.model, report, {

@@ -40,6 +40,8 @@ export class LogHistogram {
   private total = 0;
   private lowest = Infinity;
   private highest = -Infinity;
+  /** Bucket indices in ascending order, rebuilt only when a bucket is added: quantiles run on every command. */
+  private sorted: number[] | null = null;
 
   get count(): number {
     return this.total;
@@ -56,6 +58,7 @@ export class LogHistogram {
   add(value: number, times = 1): void {
     if (!Number.isFinite(value) || !Number.isInteger(times) || times < 1) return;
     const bucket = bucketOf(value);
+    if (!this.counts.has(bucket)) this.sorted = null;
     this.counts.set(bucket, (this.counts.get(bucket) ?? 0) + times);
     this.total += times;
     if (value < this.lowest) this.lowest = value;
@@ -72,7 +75,8 @@ export class LogHistogram {
     if (q >= 1) return this.highest;
     const rank = q * (this.total - 1);
     let seen = 0;
-    for (const bucket of [...this.counts.keys()].sort((a, b) => a - b)) {
+    this.sorted ??= [...this.counts.keys()].sort((a, b) => a - b);
+    for (const bucket of this.sorted) {
       seen += this.counts.get(bucket) ?? 0;
       if (seen > rank) return Math.min(this.highest, Math.max(this.lowest, bucketValue(bucket)));
     }
