@@ -94,6 +94,14 @@ describe('learned value envelopes', () => {
     expect(harness.sink.raised.find((alert) => alert.type === 'baseline-value-far')?.title).toMatch(/heparin rate 75 mL\/h .*devices of this kind in ICU received 10–11 mL\/h/);
   });
 
+  it('a programmer parameter outside what the programmer sent is unusual, in its own unit', () => {
+    const harness = learned();
+    harness.command('ep-clinic', 'prog-01', 'start_session', { implant_serial: 'PJN100200' });
+    harness.command('ep-clinic', 'prog-01', 'program', { mode: 'DDD', lower_rate_ppm: 120, upper_rate_ppm: 120, amplitude_v: 3.5, pulse_width_ms: 0.4, tachy_therapy: true });
+    expect(harness.raised()).toEqual([['baseline-value-unusual', 'warning']]);
+    expect(last(harness)?.title).toBe('EP clinic room 1 · prog-01: lower_rate_ppm 120 ppm (sent by ep-clinic); in 3 hours of learning this device received 60 ppm');
+  });
+
   it('nothing is judged before the learning period is over', () => {
     const harness = new MonitorHarness(learningConfig());
     harness.programHeparin('pump-01', 10);

@@ -112,7 +112,7 @@ export class BaselineValueDetector implements Detector {
     const ratio = above ? value / Math.max(bounds.high, Number.MIN_VALUE) : bounds.low / Math.max(value, Number.MIN_VALUE);
     const far = ratio >= farFactor;
     if (quantity.farOnly === true && !far) return null;
-    const whose = judged.level === 'device' ? 'this device' : `devices of this kind${quantity.groupKey.includes('/') ? ` in ${quantity.groupKey.split('/')[0]}` : ''}`;
+    const whose = judged.level === 'device' ? 'this device' : `devices of this kind${quantity.careArea === undefined ? '' : ` in ${quantity.careArea}`}`;
     const input: BaselineFindingInput = {
       type: far && quantity.highAlert ? 'baseline-value-far' : 'baseline-value-unusual',
       event,

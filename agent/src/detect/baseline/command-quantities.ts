@@ -25,6 +25,8 @@ export interface CommandQuantity {
   readonly label: string;
   /** A high-alert medication (drug library `highAlert`): far deviations are raised to high. */
   readonly highAlert: boolean;
+  /** The care area a pump quantity's group envelope covers, for the alert's words. */
+  readonly careArea?: string;
   /**
    * Tolerance past the envelope instead of `baseline.valueTolerance`: adult weights span
    * twice over on any ward, so a weight is unusual only beyond twice the learned range.
@@ -51,6 +53,7 @@ function rateQuantities(library: DrugLibrary, context: InfusionContext, rateMlH:
     unit: 'mL/h',
     label: `${context.drug} rate`,
     highAlert: entry?.highAlert ?? false,
+    careArea: context.careArea,
     farOnly: true,
   }];
   if (entry !== undefined) {
@@ -61,6 +64,7 @@ function rateQuantities(library: DrugLibrary, context: InfusionContext, rateMlH:
       unit: entry.doseUnit,
       label: `${context.drug} dose`,
       highAlert: entry.highAlert,
+      careArea: context.careArea,
     });
   }
   return quantities;
@@ -81,7 +85,7 @@ export function commandQuantities(event: DeviceCommandEvent, library: DrugLibrar
         if (lookupDrug(library, careArea, drug) === undefined) return NONE;
         return [
           ...rateQuantities(library, { drug, careArea, weightKg, rateMlPerHour: rate }, rate),
-          { deviceKey: null, groupKey: `${careArea}/weight`, value: weightKg, unit: 'kg', label: 'patient weight', highAlert: false, tolerance: WEIGHT_TOLERANCE },
+          { deviceKey: null, groupKey: `${careArea}/weight`, value: weightKg, unit: 'kg', label: 'patient weight', highAlert: false, careArea, tolerance: WEIGHT_TOLERANCE },
         ];
       }
       case 'set_rate': {
@@ -103,6 +107,7 @@ export function commandQuantities(event: DeviceCommandEvent, library: DrugLibrar
           unit: entry.bolus.unit,
           label: `${context.drug} bolus`,
           highAlert: entry.highAlert,
+          careArea: context.careArea,
         }];
       }
       default:
