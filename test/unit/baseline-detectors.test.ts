@@ -145,7 +145,7 @@ describe('who, when and in which order', () => {
     harness.now = Date.parse('2026-11-29T03:05:00Z');
     harness.command('ep-clinic', 'prog-01', 'start_session', { implant_serial: 'PJN100200' });
     expect(harness.raised()).toEqual([['baseline-unusual-hour', 'warning']]);
-    expect(last(harness)?.title).toMatch(/start_session at 03:00–03:59 \(UTC\); in 19 hours of learning pacemaker programmers were never commanded 13:00–06:59/);
+    expect(last(harness)?.title).toMatch(/start_session at 03:00–03:59 \(UTC\); in 19 hours of learning pacemaker programmers were never commanded 14:00–05:59/);
     harness.now = Date.parse('2026-11-29T10:30:00Z');
     harness.command('ep-clinic', 'prog-01', 'start_session', { implant_serial: 'PJN100200' });
     expect(harness.raised().filter(([type]) => type === 'baseline-unusual-hour')).toHaveLength(1);

@@ -164,7 +164,7 @@ const baselineSchema = z.strictObject({
   /** A value this many times beyond the envelope's edge is far outside (high for a high-alert drug). */
   farFactor: z.number().min(1).default(3),
   /** A deviation already alerted is not alerted again for this long, unless accepted or removed. */
-  realertHours: z.number().positive().default(24),
+  realertHours: z.number().positive().default(72),
   /** Entries not seen for this many days are forgotten. */
   expireDays: z.number().positive().default(30),
   /** Slow creep: this many rate changes in one direction within the window, together at least `factor`. */

@@ -29,6 +29,7 @@ const envelope = z.strictObject({
   unchanged: z.number().int().nonnegative(),
   histogram,
   pinned: bounds.nullable(),
+  sources: z.array(z.string()).max(64).optional(),
 });
 const profile = z.enum(Object.keys(DEVICE_PROFILES) as [DeviceKind, ...DeviceKind[]]);
 

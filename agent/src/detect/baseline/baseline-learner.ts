@@ -88,7 +88,7 @@ export class BaselineLearner implements Detector {
 
     for (const quantity of commandQuantities(event, this.library, this.state)) {
       if (quantity.deviceKey !== null) device.values.learn(quantity.deviceKey, quantity.value, quantity.unit, ts);
-      group.values.learn(quantity.groupKey, quantity.value, quantity.unit, ts);
+      group.values.learn(quantity.groupKey, quantity.value, quantity.unit, ts, device.deviceId);
     }
   }
 

@@ -105,7 +105,7 @@ export class ValueTables {
 
   constructor(private readonly cap: number, private readonly onEvict: () => void) {}
 
-  learn(key: string, value: number | string, unit: string, ts: number): void {
+  learn(key: string, value: number | string, unit: string, ts: number, source?: string): void {
     if (typeof value === 'number') {
       let envelope = this.envelopes.get(key);
       if (envelope === undefined) {
@@ -113,7 +113,7 @@ export class ValueTables {
         envelope = ValueEnvelope.empty(unit, ts);
         this.envelopes.set(key, envelope);
       }
-      envelope.learn(value, ts);
+      envelope.learn(value, ts, source);
       return;
     }
     let table = this.categories.get(key);

@@ -11,6 +11,8 @@ import { formatRange, learnedFor } from './explain.ts';
 import type { ValueEnvelope } from './value-envelope.ts';
 
 const HOUR_MS = 3_600_000;
+/** Devices a care area's envelope must have been learned from before a value far outside it is high. */
+const MIN_SOURCES_TO_RAISE = 2;
 /** A deviation alerted already is alerted again when it goes this many times further out. */
 const ESCALATION = 2;
 
@@ -29,8 +31,10 @@ interface Judged {
  * "heparin 38 mL/h on pump-03; in 6 days of learning this pump ran heparin at 8–22 mL/h".
  * The device's own envelope is used once the device is mature and the entry has
  * minSamples; before that, the envelope of its kind across the care area. A value
- * `valueTolerance` past the edge is unusual (warning); `farFactor` times past it, for a
- * high-alert drug, is high.
+ * `valueTolerance` past the edge is unusual (warning); `farFactor` times past it is high
+ * for the amount (mL/h) or the patient weight of a high-alert drug, when the envelope was
+ * learned from at least two devices. A dose per kg is never more than a warning: the drug
+ * library's limits are the clinical rule for it.
  */
 export class BaselineValueDetector implements Detector {
   readonly id = 'baseline-value';
@@ -103,7 +107,7 @@ export class BaselineValueDetector implements Detector {
     const judged = this.pick(quantity, deviceValues, groupValues, deviceSince, groupSince);
     const bounds = judged?.envelope.bounds() ?? null;
     if (judged === null || bounds === null) return null;
-    const { farFactor } = this.model.config;
+    const farFactor = quantity.farFactor ?? this.model.config.farFactor;
     const tolerance = this.toleranceFor(quantity, judged.envelope.samples);
     const above = value > bounds.high * (1 + tolerance);
     // Below the envelope is the safer side of a dose: unusual only at half its low edge or less.
@@ -113,15 +117,18 @@ export class BaselineValueDetector implements Detector {
     const far = ratio >= farFactor;
     if (quantity.farOnly === true && !far) return null;
     const whose = judged.level === 'device' ? 'this device' : `devices of this kind${quantity.careArea === undefined ? '' : ` in ${quantity.careArea}`}`;
+    // High needs a high-alert drug, a quantity that may be raised, and an envelope that is the
+    // ward's practice: a care area's envelope learned from one pump is one patient's dose.
+    const raised = far && quantity.highAlert && quantity.warningOnly !== true && (judged.level === 'device' || judged.envelope.sourceCount >= MIN_SOURCES_TO_RAISE);
     const input: BaselineFindingInput = {
-      type: far && quantity.highAlert ? 'baseline-value-far' : 'baseline-value-unusual',
+      type: raised ? 'baseline-value-far' : 'baseline-value-unusual',
       event,
       dedupKey: `value|${judged.key}`,
       what: `${quantity.label} ${formatQuantity(value)} ${quantity.unit}${sentBy(event.source)}; in ${learnedFor(judged.since, event.ts)} of learning ${whose} received ${formatRange(bounds, quantity.unit)}`,
       learned: { level: judged.level, key: judged.key, observed: value, unit: quantity.unit, low: bounds.low, high: bounds.high, samples: judged.envelope.samples, learnedSince: judged.since, far, ratio },
       accept: { device: event.device.config.id, table: 'value', key: judged.key, value, unit: quantity.unit, level: judged.level },
     };
-    return { input, rank: (far && quantity.highAlert ? 1e6 : 0) + ratio };
+    return { input, rank: (raised ? 1e6 : 0) + ratio };
   }
 
 }

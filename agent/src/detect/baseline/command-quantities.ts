@@ -38,10 +38,19 @@ export interface CommandQuantity {
    * area runs (a tenfold dose hidden behind a tenfold weight) says more than the dose does.
    */
   readonly farOnly?: boolean;
+  /**
+   * A dose in the library's own unit never goes past warning: the library's soft and hard
+   * limits are the clinical rule for it, and a new patient legitimately needs another dose
+   * than the last. The amount (mL/h) and the weight behind it are what can be raised.
+   */
+  readonly warningOnly?: boolean;
+  /** `baseline.farFactor` for this quantity instead (a weight twice beyond any patient's is far). */
+  readonly farFactor?: number;
 }
 
 const NONE: readonly CommandQuantity[] = Object.freeze([]);
 const WEIGHT_TOLERANCE = 1;
+const WEIGHT_FAR_FACTOR = 2;
 
 /** Pump quantities of a rate: dose (device level), mL/h (care area level). */
 function rateQuantities(library: DrugLibrary, context: InfusionContext, rateMlH: number): CommandQuantity[] {
@@ -65,6 +74,7 @@ function rateQuantities(library: DrugLibrary, context: InfusionContext, rateMlH:
       label: `${context.drug} dose`,
       highAlert: entry.highAlert,
       careArea: context.careArea,
+      warningOnly: true,
     });
   }
   return quantities;
@@ -83,9 +93,11 @@ export function commandQuantities(event: DeviceCommandEvent, library: DrugLibrar
         const { drug, care_area: careArea, weight_kg: weightKg, rate_ml_h: rate } = params;
         if (typeof drug !== 'string' || typeof careArea !== 'string' || typeof weightKg !== 'number' || typeof rate !== 'number') return NONE;
         if (lookupDrug(library, careArea, drug) === undefined) return NONE;
+        const highAlert = lookupDrug(library, careArea, drug)?.highAlert ?? false;
         return [
           ...rateQuantities(library, { drug, careArea, weightKg, rateMlPerHour: rate }, rate),
-          { deviceKey: null, groupKey: `${careArea}/weight`, value: weightKg, unit: 'kg', label: 'patient weight', highAlert: false, careArea, tolerance: WEIGHT_TOLERANCE },
+          // The weight a high-alert drug is dosed by: a wrong one passes every per-kg limit (ISMP).
+          { deviceKey: null, groupKey: `${careArea}/weight`, value: weightKg, unit: 'kg', label: `patient weight for ${drug}`, highAlert, careArea, tolerance: WEIGHT_TOLERANCE, farFactor: WEIGHT_FAR_FACTOR },
         ];
       }
       case 'set_rate': {
@@ -108,6 +120,7 @@ export function commandQuantities(event: DeviceCommandEvent, library: DrugLibrar
           label: `${context.drug} bolus`,
           highAlert: entry.highAlert,
           careArea: context.careArea,
+          warningOnly: true,
         }];
       }
       default:

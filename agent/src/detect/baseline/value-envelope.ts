@@ -14,7 +14,12 @@ export interface ValueEnvelopeJson {
   readonly histogram: LogHistogramJson;
   /** Bounds an engineer wrote in an imported baseline; they override the learned ones. */
   readonly pinned: EnvelopeBounds | null;
+  /** Devices the samples came from (at most MAX_SOURCES). */
+  readonly sources?: readonly string[];
 }
+
+/** Enough to tell one pump's patient from a ward's practice; more is not kept. */
+const MAX_SOURCES = 16;
 
 /** Below this many samples the envelope is the observed range; from it on, the 1st–99th percentile. */
 const TRIM_FROM_SAMPLES = 100;
@@ -33,6 +38,8 @@ export const STABLE_SAMPLES = 20;
 export class ValueEnvelope {
   private unchanged = 0;
   pinned: EnvelopeBounds | null = null;
+  /** Which devices taught it: an envelope of a care area learned from one pump is that pump's patient, not the ward's practice. */
+  private readonly sourceDevices = new Set<string>();
 
   private constructor(
     readonly unit: string,
@@ -70,7 +77,13 @@ export class ValueEnvelope {
     return { low: this.histogram.quantile(TRIM_QUANTILE), high: this.histogram.quantile(1 - TRIM_QUANTILE) };
   }
 
-  learn(value: number, ts: number): void {
+  /** How many devices the samples came from; an engineer's pinned bounds count as the ward's word. */
+  get sourceCount(): number {
+    return this.pinned !== null ? Infinity : this.sourceDevices.size;
+  }
+
+  learn(value: number, ts: number, source?: string): void {
+    if (source !== undefined && this.sourceDevices.size < MAX_SOURCES) this.sourceDevices.add(source);
     const before = this.learnedBounds();
     this.histogram.add(value);
     this.lastSeen = Math.max(this.lastSeen, ts);
@@ -82,13 +95,14 @@ export class ValueEnvelope {
   }
 
   toJSON(): ValueEnvelopeJson {
-    return { unit: this.unit, firstSeen: this.firstSeen, lastSeen: this.lastSeen, unchanged: this.unchanged, histogram: this.histogram.toJSON(), pinned: this.pinned };
+    return { unit: this.unit, firstSeen: this.firstSeen, lastSeen: this.lastSeen, unchanged: this.unchanged, histogram: this.histogram.toJSON(), pinned: this.pinned, sources: [...this.sourceDevices] };
   }
 
   static fromJSON(json: ValueEnvelopeJson): ValueEnvelope {
     const envelope = new ValueEnvelope(json.unit, LogHistogram.fromJSON(json.histogram), json.firstSeen, json.lastSeen);
     envelope.unchanged = json.unchanged;
     envelope.pinned = json.pinned;
+    for (const source of (json.sources ?? []).slice(0, MAX_SOURCES)) envelope.sourceDevices.add(source);
     return envelope;
   }
 
