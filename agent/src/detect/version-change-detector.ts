@@ -25,7 +25,8 @@ const PUSH_WINDOW_MS = 60 * 60_000;
  */
 export class VersionChangeDetector implements Detector {
   readonly id = 'version-change';
-  private readonly versions = new Map<string, string>();
+  /** Device id → field → the version last reported (no string built per telemetry message). */
+  private readonly versions = new Map<string, Map<string, string>>();
   private readonly pushes = new Map<string, Push>();
 
   constructor(private readonly policy: CommandPolicy, private readonly roleOf: (account: string) => AccountRole | null) {}
@@ -41,13 +42,17 @@ export class VersionChangeDetector implements Detector {
       return;
     }
     if (event.kind !== 'telemetry' || !ownWord(event)) return;
+    let known = this.versions.get(event.device.config.id);
     for (const field of VERSION_FIELDS) {
       const version = event.fields[field];
       if (typeof version !== 'string' || version.length === 0) continue;
+      known ??= new Map<string, string>();
+      if (known.size === 0) this.versions.set(event.device.config.id, known);
+      const before = known.get(field);
+      if (before === version) continue;
+      known.set(field, version);
+      if (before === undefined) continue;
       const key = `${event.device.config.id}|${field}`;
-      const before = this.versions.get(key);
-      this.versions.set(key, version);
-      if (before === undefined || before === version) continue;
       const push = this.pushes.get(event.device.config.id);
       const sanctioned = push !== undefined && push.version === version && push.allowedBy !== null && event.ts - push.ts <= PUSH_WINDOW_MS;
       if (sanctioned) continue;

@@ -15,6 +15,7 @@ import { hourKey } from './hour-key.ts';
 export const PUSH_COMMANDS: ReadonlySet<string> = new Set(['load_drug_library', 'install_update']);
 /** Telemetry fields that name installed software or libraries. */
 export const VERSION_FIELDS: readonly string[] = ['library_version', 'firmware'];
+const VERSION_TOUCH_MS = 3_600_000;
 
 /**
  * Fills the baseline from what the ward does (issue 5, part 1). Runs after every deviation
@@ -94,10 +95,20 @@ export class BaselineLearner implements Detector {
 
   private learnTelemetry(event: TelemetryEvent, device: DeviceBaseline): void {
     if (device.lastTelemetryTs !== null && event.ts > device.lastTelemetryTs) device.telemetrySeconds.add((event.ts - device.lastTelemetryTs) / 1000);
+    // Versions change rarely: the table is touched when one changes, and once an hour to keep
+    // its entries from expiring, not for every telemetry message.
+    let changed = event.ts - device.versionsTouchedAt >= VERSION_TOUCH_MS;
     for (const field of VERSION_FIELDS) {
       const version = event.fields[field];
-      if (typeof version === 'string' && version.length > 0 && version.length <= 64) device.versions.see(`${field}=${version}`, event.ts);
+      if (typeof version !== 'string' || version.length === 0 || version.length > 64) continue;
+      if (device.lastVersions.get(field) !== version) {
+        device.lastVersions.set(field, version);
+        changed = true;
+      }
     }
+    if (!changed) return;
+    device.versionsTouchedAt = event.ts;
+    for (const [field, version] of device.lastVersions) device.versions.see(`${field}=${version}`, event.ts);
   }
 }
 

@@ -173,6 +173,9 @@ export class DeviceBaseline {
   /** Not persisted: the last command and telemetry, for sequences and cadence. */
   lastCommand: { readonly name: string; readonly ts: number } | null = null;
   lastTelemetryTs: number | null = null;
+  /** Not persisted: the versions last reported and when the versions table was last touched. */
+  readonly lastVersions = new Map<string, string>();
+  versionsTouchedAt = -Infinity;
 
   constructor(readonly deviceId: string, readonly profile: DeviceKind, ts: number, onEvict: () => void) {
     this.firstSeen = ts;
