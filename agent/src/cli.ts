@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerSimCommands } from '../../simulators/src/cli.ts';
 import { registerAgentCommand } from './cli/agent-command.ts';
+import { registerAuditCommands } from './cli/audit-commands.ts';
 import { registerBaselineCommands } from './cli/baseline-commands.ts';
 import { loadConfigOrExit, registerConfigCommands } from './cli/config-commands.ts';
 import { registerDemoCommand } from './cli/demo-command.ts';
@@ -9,8 +10,9 @@ import { registerSimCommandCommand } from './cli/sim-command-command.ts';
 import { registerEvalCommand } from './cli/eval-command.ts';
 import { registerReplayCommand } from './cli/replay-command.ts';
 import { registerScenarioCommands } from './cli/scenario-commands.ts';
+import { registerUsersCommands } from './cli/users-commands.ts';
 
-/** The one command line: `wardwatch demo | agent | sim … | config …`. */
+/** The one command line: `wardwatch demo | agent | sim … | config … | baseline … | users … | audit …`. */
 const program = new Command('wardwatch')
   .description('Wardwatch: monitor for the MQTT and Modbus/TCP traffic of infusion pumps and pacemaker programmers on a hospital ward')
   .showHelpAfterError('(add --help for usage)')
@@ -28,6 +30,8 @@ registerEvalCommand(program);
 registerReplayCommand(program);
 registerConfigCommands(program);
 registerBaselineCommands(program);
+registerUsersCommands(program);
+registerAuditCommands(program);
 for (const command of program.commands) command.exitOverride();
 for (const command of sim?.commands ?? []) {
   command.exitOverride();

@@ -27,6 +27,7 @@ export const ALERT_CATALOGUE = {
   'issuer-mismatch': { severity: 'high', description: 'The issuer written in a command differs from the account that authenticated and sent it.' },
   'device-impersonation': { severity: 'high', description: 'Telemetry, status or an acknowledgement for a device was published by an account that is not the device\'s own.' },
   'auth-failure-burst': { severity: 'high', description: 'Repeated failed MQTT logins from one address or for one username within the window.' },
+  'dashboard-login-burst': { severity: 'high', description: 'Repeated failed or refused dashboard logins from one address (10 within 5 minutes by default): password guessing or a credential-stuffing run; the address is refused until its attempts age out.' },
   'pacing-tachy-therapy-off': { severity: 'critical', description: 'A programmer switched tachyarrhythmia therapy off.' },
   'pacing-asynchronous-mode': { severity: 'critical', description: 'A programmer set an asynchronous pacing mode (AOO, VOO, DOO), which paces regardless of the heart\'s own rhythm.' },
   'pacing-amplitude-off': { severity: 'critical', description: 'A programmer switched the pacing output off (amplitude 0 V).' },

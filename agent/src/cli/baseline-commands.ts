@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { AuditLog, cliActor, type AuditAction } from '../audit/audit-log.ts';
 import { acceptDeviation } from '../detect/baseline/baseline-accept.ts';
 import { exportBaselineYaml } from '../detect/baseline/baseline-export.ts';
 import type { BaselineAcceptance } from '../detect/baseline/baseline-finding.ts';
@@ -20,7 +21,8 @@ import { EXIT_RUNTIME, EXIT_USAGE } from './options.ts';
  * `wardwatch baseline status|export|import|accept|freeze|unfreeze` (issue 5, part 2): the
  * learned baseline in the agent's data directory. Reading works any time (the state as of
  * the agent's last save); changing it needs the agent stopped, since a running agent
- * would overwrite the file at its next save.
+ * would overwrite the file at its next save. Every change is appended to the audit log
+ * (issue 6) as "cli:<os user>" from "local", once the baseline file is written.
  */
 
 interface BaselineOptions {
@@ -58,6 +60,10 @@ async function refuseWhileRunning(dataDir: string): Promise<void> {
 async function save(model: BaselineModel, dataDir: string): Promise<void> {
   if (!existsSync(dataDir)) fail(`${dataDir} does not exist: give the agent's --data-dir`);
   await writeBaselineFile(join(dataDir, BASELINE_FILE), model.toJSON());
+}
+
+function audit(dataDir: string, action: AuditAction, details: Record<string, unknown>): void {
+  AuditLog.forDataDir(dataDir).append({ actor: cliActor(), from: 'local', action, details });
 }
 
 /** Event time new entries are dated with: the end of what was learned, else now. */
@@ -118,6 +124,7 @@ export function registerBaselineCommands(program: Command): void {
       applyBaselineImport(model, parsed.document, inventory, importTime(model));
       await save(model, options.dataDir);
       const frozen = Object.values(parsed.document.devices).filter((device) => device.frozen).length;
+      audit(options.dataDir, 'baseline-imported', { file: resolve(file), devices: Object.keys(parsed.document.devices).length, frozen, kinds: Object.keys(parsed.document.groups).length });
       process.stdout.write(`imported ${Object.keys(parsed.document.devices).length} devices (${frozen} frozen) and ${Object.keys(parsed.document.groups).length} kinds into ${join(options.dataDir, BASELINE_FILE)}\n`);
     });
 
@@ -138,6 +145,7 @@ export function registerBaselineCommands(program: Command): void {
       const { model } = await loadModel(config, options.dataDir);
       acceptDeviation(model, acceptance, profile, importTime(model));
       await save(model, options.dataDir);
+      audit(options.dataDir, 'baseline-accepted', { alertId, alertType: alert.type, device: acceptance.device, level: acceptance.level, table: acceptance.table, key: acceptance.key, ...(acceptance.value === undefined ? {} : { value: acceptance.value }) });
       process.stdout.write(`accepted into the baseline of ${acceptance.device} (${acceptance.level}): ${acceptance.table} ${acceptance.key}${acceptance.value === undefined ? '' : ` = ${String(acceptance.value)}`}\n`);
     });
 
@@ -152,6 +160,7 @@ export function registerBaselineCommands(program: Command): void {
         const { model } = await loadModel(config, options.dataDir);
         for (const id of ids) model.device(id, inventory.get(id) as DeviceKind, importTime(model)).frozen = frozen;
         await save(model, options.dataDir);
+        audit(options.dataDir, frozen ? 'baseline-frozen' : 'baseline-unfrozen', { devices: ids });
         process.stdout.write(`${frozen ? 'frozen' : 'unfrozen'}: ${ids.join(', ')}\n`);
       });
   }

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { loadSiteConfig } from '../config/load-site-config.ts';
-import { hashPassword } from '../ingest/mqtt-account-verifier.ts';
+import { hashPassword } from '../auth/password-hash.ts';
 import type { ConfigIssue, SiteConfig } from '../model/site-schema.ts';
 import { EXIT_USAGE } from './options.ts';
+import { readStdin } from './read-password.ts';
 
 function printIssues(file: string, issues: readonly ConfigIssue[], label: string): void {
   for (const issue of issues) process.stderr.write(`${file}: ${label} ${issue.path}: ${issue.message}\n`);
@@ -23,12 +24,6 @@ export async function loadConfigOrExit(file: string, options: { readonly warning
   // Warnings are advice for whoever runs the site (agent, demo, config check), not for every tool that reads the file.
   if (options.warnings !== false) printIssues(file, result.warnings, 'warning');
   return result.config;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
 export function registerConfigCommands(program: Command): void {

@@ -1,44 +1,10 @@
-import { createHash, scrypt, scryptSync, timingSafeEqual, randomBytes } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { verifyPassword, verifyPasswordSync } from '../auth/password-hash.ts';
 import type { AccountConfig, AccountRole } from '../model/site-schema.ts';
 
 export type VerifyResult =
   | { readonly ok: true; readonly role: AccountRole }
   | { readonly ok: false; readonly reason: 'unknown-user' | 'bad-password' };
-
-interface ScryptParameters {
-  readonly N: number;
-  readonly r: number;
-  readonly p: number;
-  readonly salt: Buffer;
-  readonly key: Buffer;
-}
-
-/** OWASP password storage cheat sheet: scrypt with N=2^17, r=8, p=1. */
-const SCRYPT_N = 2 ** 17;
-const SCRYPT_R = 8;
-const SCRYPT_P = 1;
-const SCRYPT_KEY_LENGTH = 32;
-
-function parseScryptHash(encoded: string): ScryptParameters {
-  const [, n, r, p, salt, key] = encoded.split('$');
-  return { N: Number(n), r: Number(r), p: Number(p), salt: Buffer.from(salt ?? '', 'base64'), key: Buffer.from(key ?? '', 'base64') };
-}
-
-function scryptAsync(password: Buffer, parameters: ScryptParameters): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, parameters.salt, parameters.key.length, { N: parameters.N, r: parameters.r, p: parameters.p, maxmem: 256 * parameters.N * parameters.r }, (error, derived) => {
-      if (error) reject(error);
-      else resolve(derived);
-    });
-  });
-}
-
-/** `scrypt$N$r$p$salt$key`, the form `passwordHash` takes in the site config. */
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scryptAsync(Buffer.from(password, 'utf8'), { N: SCRYPT_N, r: SCRYPT_R, p: SCRYPT_P, salt, key: Buffer.alloc(SCRYPT_KEY_LENGTH) });
-  return `scrypt$${SCRYPT_N}$${SCRYPT_R}$${SCRYPT_P}$${salt.toString('base64')}$${key.toString('base64')}`;
-}
 
 /** Compares in constant time over fixed-length digests, so length does not leak either. */
 function plainEquals(given: Buffer, expected: string): boolean {
@@ -62,8 +28,7 @@ export class MqttAccountVerifier {
   async verify(username: string, password: Buffer): Promise<VerifyResult> {
     const account = this.accounts.get(username);
     if (account?.passwordHash === undefined) return this.verifyPlain(username, account, password);
-    const parameters = parseScryptHash(account.passwordHash);
-    return this.compareKey(account, parameters, await scryptAsync(password, parameters));
+    return this.result(account, await verifyPassword(password, account.passwordHash));
   }
 
   /**
@@ -73,9 +38,7 @@ export class MqttAccountVerifier {
   verifySync(username: string, password: Buffer): VerifyResult {
     const account = this.accounts.get(username);
     if (account?.passwordHash === undefined) return this.verifyPlain(username, account, password);
-    const parameters = parseScryptHash(account.passwordHash);
-    const derived = scryptSync(password, parameters.salt, parameters.key.length, { N: parameters.N, r: parameters.r, p: parameters.p, maxmem: 256 * parameters.N * parameters.r });
-    return this.compareKey(account, parameters, derived);
+    return this.result(account, verifyPasswordSync(password, account.passwordHash));
   }
 
   private verifyPlain(username: string, account: AccountConfig | undefined, password: Buffer): VerifyResult {
@@ -87,8 +50,7 @@ export class MqttAccountVerifier {
     return plainEquals(password, account.password ?? '') ? { ok: true, role: account.role } : { ok: false, reason: 'bad-password' };
   }
 
-  private compareKey(account: AccountConfig, parameters: ScryptParameters, derived: Buffer): VerifyResult {
-    const matches = derived.length === parameters.key.length && timingSafeEqual(derived, parameters.key);
+  private result(account: AccountConfig, matches: boolean): VerifyResult {
     return matches ? { ok: true, role: account.role } : { ok: false, reason: 'bad-password' };
   }
 }

@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { canonicalJson } from './canonical-json.ts';
+import { withFileLock } from './file-lock.ts';
+
+/**
+ * The audit log (issue 6): who did what, when and from where — every login, every
+ * acknowledgement, every change of users, configuration and baseline — as an append-only
+ * file of JSON lines, `<data-dir>/audit.jsonl`, whose entries are hash-chained.
+ *
+ * Each entry carries `prev`, the hash of the entry before it ("0"×64 for the first), and
+ * `hash` = SHA-256(prev + canonical JSON of the entry without `hash`). Editing an entry
+ * breaks its own hash; removing, inserting or reordering entries breaks a `seq` or a
+ * `prev`. Removing entries from the end breaks nothing in the chain, so the last seq and
+ * hash are also kept in `<data-dir>/audit.head`, rewritten atomically after each append:
+ * a log that ends before its head has been truncated.
+ *
+ * What this protects against, and what not: the log is tamper-EVIDENT, not tamper-proof.
+ * It shows an edit, a deletion or a truncation made with a text editor, a script that
+ * does not know the scheme, or a restore of an older copy of one of the two files. Someone
+ * with write access to both files can rewrite the whole chain and the head consistently,
+ * and nothing local can tell. The answer to that is a copy out of their reach: forwarding
+ * each entry to a SIEM or a remote syslog as it is written (issue 8); until then, keep the
+ * data directory owner-only and back it up.
+ *
+ * Writes are synchronous, fsync'd, with O_APPEND, under a lock file shared by every
+ * process (the agent and `wardwatch users …` append to the same log): when `append`
+ * returns, the entry is on disk and chained to the one before it, whoever wrote that.
+ */
+
+export const AUDIT_FILE = 'audit.jsonl';
+export const AUDIT_HEAD_FILE = 'audit.head';
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Stable ids: SIEM rules and reviews key on them; never change one's meaning once shipped. */
+export const AUDIT_ACTIONS = [
+  'login',
+  'login-failed',
+  'logout',
+  'alert-acknowledged',
+  'user-added',
+  'user-disabled',
+  'user-enabled',
+  'mfa-enrolled',
+  'mfa-reset',
+  'recovery-codes-issued',
+  'baseline-imported',
+  'baseline-accepted',
+  'baseline-frozen',
+  'baseline-unfrozen',
+  'config-changed',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export interface AuditEntry {
+  readonly seq: number;
+  /** ISO 8601, UTC. */
+  readonly ts: string;
+  /** A dashboard username, "system", or "cli:<os user>" for the command line. */
+  readonly actor: string;
+  /** The client's address, or "local" for the command line. */
+  readonly from: string;
+  readonly action: AuditAction;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+export interface AuditRecord {
+  readonly actor: string;
+  readonly from: string;
+  readonly action: AuditAction;
+  readonly details?: Readonly<Record<string, unknown>>;
+  /** Event time, epoch ms; now if not given. */
+  readonly at?: number;
+}
+
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** The actor of an offline command: "cli:<os user>" (uid when the user has no passwd entry, as in some containers). */
+export function cliActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return `cli:uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
+export function entryHash(entry: Omit<AuditEntry, 'hash'>): string {
+  const { seq, ts, actor, from, action, details, prev } = entry;
+  return createHash('sha256').update(prev + canonicalJson({ seq, ts, actor, from, action, details, prev }), 'utf8').digest('hex');
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** The problem with a parsed line's shape, or null when it has every field with the right type. */
+function shapeProblem(value: unknown): string | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
+  const entry = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(entry.seq) || (entry.seq as number) < 1) return 'seq is missing or not a positive integer';
+  if (typeof entry.ts !== 'string' || Number.isNaN(Date.parse(entry.ts))) return 'ts is missing or not a time';
+  for (const field of ['actor', 'from'] as const) if (typeof entry[field] !== 'string') return `${field} is missing or not a string`;
+  if (typeof entry.action !== 'string') return 'action is missing or not a string';
+  if (entry.details === null || typeof entry.details !== 'object' || Array.isArray(entry.details)) return 'details is missing or not an object';
+  if (typeof entry.prev !== 'string' || !HEX64.test(entry.prev)) return 'prev is missing or not a SHA-256 hex digest';
+  if (typeof entry.hash !== 'string' || !HEX64.test(entry.hash)) return 'hash is missing or not a SHA-256 hex digest';
+  return null;
+}
+
+function parseEntry(text: string): AuditEntry | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return shapeProblem(value) === null ? (value as AuditEntry) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `audit.head` beside a log: `<dir>/audit.jsonl` → `<dir>/audit.head`. */
+export function headFileOf(logFile: string): string {
+  return logFile.endsWith('.jsonl') ? `${logFile.slice(0, -'.jsonl'.length)}.head` : `${logFile}.head`;
+}
+
+type HeadRead = { readonly state: 'missing' } | { readonly state: 'bad'; readonly problem: string } | { readonly state: 'ok'; readonly head: AuditHead };
+
+function readHead(file: string): HeadRead {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    throw error;
+  }
+  try {
+    const value = JSON.parse(text) as Partial<AuditHead>;
+    if (Number.isSafeInteger(value.seq) && (value.seq as number) >= 0 && typeof value.hash === 'string' && HEX64.test(value.hash)) return { state: 'ok', head: { seq: value.seq as number, hash: value.hash } };
+  } catch {
+    // fall through
+  }
+  return { state: 'bad', problem: `${file} is not a head record ({"seq", "hash"})` };
+}
+
+/** The last line of a file (without its newline) and whether the file ends with one; reads backwards, a block at a time. */
+function readLastLine(file: string): { readonly line: string | null; readonly endsWithNewline: boolean; readonly size: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { line: null, endsWithNewline: true, size: 0 };
+    throw error;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return { line: null, endsWithNewline: true, size };
+    const chunks: Buffer[] = [];
+    let position = size;
+    let endsWithNewline = false;
+    let first = true;
+    while (position > 0) {
+      const length = Math.min(4096, position);
+      position -= length;
+      const block = Buffer.alloc(length);
+      readSync(fd, block, 0, length, position);
+      let searchEnd = block.length;
+      if (first) {
+        endsWithNewline = block[block.length - 1] === 0x0a;
+        if (endsWithNewline) searchEnd--;
+        first = false;
+      }
+      const newline = block.subarray(0, searchEnd).lastIndexOf(0x0a);
+      if (newline >= 0) {
+        chunks.unshift(block.subarray(newline + 1, searchEnd));
+        break;
+      }
+      chunks.unshift(block.subarray(0, searchEnd));
+    }
+    return { line: Buffer.concat(chunks).toString('utf8'), endsWithNewline, size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function writeHeadAtomically(file: string, head: AuditHead): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temporary, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(head)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  // rename(2) replaces the old head in one step: a reader sees the old head or the new one, never half of one.
+  renameSync(temporary, file);
+}
+
+export class AuditLog {
+  readonly file: string;
+  readonly headFile: string;
+  private readonly lockFile: string;
+
+  constructor(file: string) {
+    this.file = file;
+    this.headFile = headFileOf(file);
+    this.lockFile = `${file}.lock`;
+  }
+
+  static forDataDir(dataDir: string): AuditLog {
+    return new AuditLog(join(dataDir, AUDIT_FILE));
+  }
+
+  /** The head as recorded in audit.head, or null when there is none yet. */
+  head(): AuditHead | null {
+    const read = readHead(this.headFile);
+    return read.state === 'ok' ? read.head : null;
+  }
+
+  /**
+   * Appends one entry and returns it. The chain continues from the log's last line,
+   * read again at every append (another process may have written since), unless the
+   * head says the log once went further or the last line is damaged: then it continues
+   * from the head, so that the new entry does not paper over a truncation — `verify`
+   * still reports the break, at the new entry.
+   */
+  append(record: AuditRecord): AuditEntry {
+    return withFileLock(this.lockFile, () => {
+      const headRead = readHead(this.headFile);
+      const head = headRead.state === 'ok' ? headRead.head : null;
+      const tail = readLastLine(this.file);
+      const last = tail.line === null ? null : parseEntry(tail.line);
+      let previous: AuditHead = { seq: 0, hash: GENESIS_HASH };
+      // The head one behind the log: a crash between writing an entry and its head. Missing: an older data dir.
+      if (last !== null && (head === null || head.seq < last.seq || (head.seq === last.seq && head.hash === last.hash))) previous = { seq: last.seq, hash: last.hash };
+      else if (head !== null) previous = head;
+      // JSON round trip: what is hashed is exactly what a reader will parse back (undefined dropped, NaN → null).
+      const details = JSON.parse(JSON.stringify(record.details ?? {})) as Record<string, unknown>;
+      const body = { seq: previous.seq + 1, ts: new Date(record.at ?? Date.now()).toISOString(), actor: record.actor, from: record.from, action: record.action, details, prev: previous.hash };
+      const entry: AuditEntry = { ...body, hash: entryHash(body) };
+      // A torn last line (a crash mid-write) keeps its own line, so that it is reported and this entry stays readable.
+      const line = `${tail.endsWithNewline ? '' : '\n'}${JSON.stringify(entry)}\n`;
+      const fd = openSync(this.file, 'a', 0o600);
+      try {
+        writeSync(fd, line);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      writeHeadAtomically(this.headFile, { seq: entry.seq, hash: entry.hash });
+      return entry;
+    });
+  }
+}
+
+export type AuditVerification =
+  | { readonly ok: true; readonly entries: number; readonly warning?: string }
+  | { readonly ok: false; readonly seq: number; readonly line: number; readonly reason: string; readonly entries: number };
+
+/**
+ * Checks the whole chain and the head; reports the first broken entry by seq and line
+ * number (1-based) with the reason. `entries` counts the entries that verified.
+ */
+export function verifyAuditLog(file: string): AuditVerification {
+  const headFile = headFileOf(file);
+  const headRead = readHead(headFile);
+  if (headRead.state === 'bad') return { ok: false, seq: 0, line: 0, reason: headRead.problem, entries: 0 };
+  const head = headRead.state === 'ok' ? headRead.head : null;
+  if (!existsSync(file)) {
+    if (head !== null && head.seq > 0) return { ok: false, seq: 1, line: 1, reason: `${file} is missing, but ${AUDIT_HEAD_FILE} records ${head.seq} entries: the log was deleted`, entries: 0 };
+    return { ok: true, entries: 0 };
+  }
+  const lines = readFileSync(file, 'utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  let previous: AuditHead = { seq: 0, hash: GENESIS_HASH };
+  let headHash: string | null = null;
+  for (let index = 0; index < lines.length; index++) {
+    const lineNumber = index + 1;
+    const expectedSeq = previous.seq + 1;
+    const fail = (reason: string, seq = expectedSeq): AuditVerification => ({ ok: false, seq, line: lineNumber, reason, entries: previous.seq });
+    let value: unknown;
+    try {
+      value = JSON.parse(lines[index] as string);
+    } catch {
+      return fail('the line is not JSON (edited by hand, or torn by a crash while it was written)');
+    }
+    const problem = shapeProblem(value);
+    if (problem !== null) return fail(`not an audit entry: ${problem}`);
+    const entry = value as AuditEntry;
+    if (entryHash(entry) !== entry.hash) return fail('its content does not match its hash: the entry was changed after it was written', entry.seq);
+    if (entry.seq !== expectedSeq) return fail(`seq ${entry.seq} where ${expectedSeq} was expected: ${entry.seq > expectedSeq ? `${entry.seq - expectedSeq} entr${entry.seq - expectedSeq === 1 ? 'y was' : 'ies were'} removed before it` : 'entries were inserted or reordered'}`, entry.seq);
+    if (entry.prev !== previous.hash) return fail(`its prev does not match the hash of entry ${previous.seq}: the entry before it was changed or replaced`, entry.seq);
+    if (head !== null && entry.seq === head.seq) headHash = entry.hash;
+    previous = { seq: entry.seq, hash: entry.hash };
+  }
+  const entries = previous.seq;
+  if (head === null) {
+    if (entries === 0) return { ok: true, entries };
+    return { ok: false, seq: entries, line: lines.length, reason: `${AUDIT_HEAD_FILE} is missing: without it, entries removed from the end cannot be detected`, entries };
+  }
+  if (head.seq > entries) {
+    return { ok: false, seq: entries + 1, line: lines.length + 1, reason: `the log ends at seq ${entries}, but ${AUDIT_HEAD_FILE} records seq ${head.seq}: ${head.seq - entries} entr${head.seq - entries === 1 ? 'y was' : 'ies were'} removed from the end`, entries };
+  }
+  if (head.seq > 0 && headHash !== head.hash) {
+    return { ok: false, seq: head.seq, line: head.seq, reason: `entry ${head.seq} is not the one ${AUDIT_HEAD_FILE} records: the log was rewritten from there on`, entries };
+  }
+  if (entries - head.seq === 1) return { ok: true, entries, warning: `${AUDIT_HEAD_FILE} is one entry behind (the writer stopped between the entry and the head); the next entry brings it up to date` };
+  if (entries > head.seq) return { ok: false, seq: head.seq + 1, line: head.seq + 1, reason: `${entries - head.seq} entries follow the one ${AUDIT_HEAD_FILE} records: they were added by something other than Wardwatch`, entries };
+  return { ok: true, entries };
+}
+
+export interface AuditLine {
+  /** 1-based line number in the file. */
+  readonly line: number;
+  /** The entry, or null for a line that is not one (`text` then says what is there). */
+  readonly entry: AuditEntry | null;
+  readonly text: string;
+}
+
+/** The log's lines, the last `last` only if given, for `wardwatch audit show`. Does not verify. */
+export function readAuditLines(file: string, last?: number): AuditLine[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const start = last === undefined ? 0 : Math.max(0, lines.length - last);
+  return lines.slice(start).map((text, index) => ({ line: start + index + 1, entry: parseEntry(text), text }));
+}
+
