@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import type { SiteConfig } from './model/site-schema.ts';
+import type { SiteConfig, TlsConfig } from './model/site-schema.ts';
 import { MAX_RECENT_ALERTS, type AlertManager } from './alert/alert-manager.ts';
 import type { AlertSink } from './alert/alert-sink.ts';
 import { MqttBrokerIngest } from './ingest/mqtt-broker.ts';
@@ -21,12 +21,23 @@ import { HEALTH_INTERVAL_MS, type AlertView, type DeviceView, type ServerMessage
 import { deviceView } from './server/device-views.ts';
 import { DashboardServer } from './server/http-server.ts';
 import { WebSocketHub } from './server/websocket-hub.ts';
+import { prepareServerTls, type ServerTls } from './tls/server-tls.ts';
 
 export interface AgentOptions {
   readonly config: SiteConfig;
   readonly dataDir: string;
   readonly mqttHost?: string;
-  readonly mqttPort: number;
+  /** Plain MQTT (0 = a free port); null: none, devices must use mqtts. */
+  readonly mqttPort: number | null;
+  /** MQTT over TLS when `tls` is on: 0 = a free port, null = none; default 8883. */
+  readonly mqttsPort?: number | null;
+  /**
+   * TLS for the dashboard (HTTPS, WSS) and mqtts. Absent: none, plain only. `wardwatch
+   * agent` passes the site config's `tls`, or DEFAULT_TLS (self-signed) when it has none.
+   */
+  readonly tls?: TlsConfig;
+  /** The openssl binary that makes a self-signed pair; default `openssl` on the PATH. */
+  readonly openssl?: string;
   readonly httpHost?: string;
   readonly httpPort: number;
   /** Moves every Modbus gateway: 0 = each on a free port, n = the i-th gateway on n + i. Default: the config's ports. */
@@ -40,10 +51,15 @@ export interface AgentOptions {
 }
 
 export interface RunningAgent {
-  readonly mqttPort: number;
+  /** Plain MQTT; null when off. */
+  readonly mqttPort: number | null;
+  /** MQTT over TLS; null when off. */
+  readonly mqttsPort: number | null;
   readonly httpPort: number;
-  /** Dashboard URL. */
+  /** Dashboard URL: https:// when TLS is on. */
   readonly url: string;
+  /** The certificate the dashboard and mqtts present (file, SHA-256 fingerprint, validity); null without TLS. */
+  readonly tls: ServerTls | null;
   readonly alertLogFile: string;
   /** Bound Modbus gateway port per device id. */
   readonly modbusPorts: ReadonlyMap<string, number>;
@@ -73,8 +89,25 @@ const DEVICE_PUSH_MS = 500;
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: 'info' });
+  const mqttsPortOption = options.tls === undefined || options.tls.mode === 'off' ? null : options.mqttsPort === undefined ? 8883 : options.mqttsPort;
+  if (options.mqttPort === null && mqttsPortOption === null) {
+    throw new Error('no MQTT listener: plain MQTT is off (--mqtt-port off) and so is mqtts (TLS off, or --mqtts-port off); devices could not connect');
+  }
   await mkdir(options.dataDir, { recursive: true, mode: 0o750 });
   const unlockDataDir = await lockDataDir(options.dataDir);
+  let tls: ServerTls | null;
+  try {
+    tls = options.tls === undefined ? null : await prepareServerTls(options.tls, {
+      dataDir: options.dataDir,
+      listenHosts: [options.httpHost ?? '127.0.0.1', options.mqttHost ?? '0.0.0.0'],
+      logger,
+      ...(options.openssl === undefined ? {} : { openssl: options.openssl }),
+    });
+  } catch (error) {
+    await unlockDataDir();
+    throw error;
+  }
+  const tlsOptions = tls === null ? null : { cert: tls.cert, key: tls.key };
   const baselineKeeper = new BaselineKeeper(options.dataDir, config.baseline.saveIntervalSeconds * 1000, logger);
   const savedBaseline = await baselineKeeper.load();
 
@@ -170,6 +203,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   broker = new MqttBrokerIngest({
     host: options.mqttHost ?? '0.0.0.0',
     port: options.mqttPort,
+    tls: tlsOptions === null || mqttsPortOption === null ? null : { port: mqttsPortOption, options: tlsOptions },
     allowAnonymous: config.mqtt.allowAnonymous,
     verifier,
     sink: (observation) => pipeline.ingest(observation),
@@ -220,7 +254,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     });
   }
 
-  const mqttPort = await broker.start();
+  const { mqtt: mqttPort, mqtts: mqttsPort } = await broker.start();
   let modbusPorts = new Map<string, number>();
   try {
     modbusPorts = new Map((await gateway?.start())?.map((bound) => [bound.deviceId, bound.port]) ?? []);
@@ -232,7 +266,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const httpHost = options.httpHost ?? '127.0.0.1';
   let httpPort: number;
   try {
-    httpPort = await dashboard.start(httpHost, options.httpPort);
+    httpPort = await dashboard.start(httpHost, options.httpPort, tlsOptions);
   } catch (error) {
     await broker.stop();
     await gateway?.stop();
@@ -259,12 +293,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   healthTicker.unref();
 
   const urlHost = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(httpHost) ? 'localhost' : httpHost;
-  logger.info({ mqttPort, httpPort }, 'wardwatch agent started');
+  logger.info({ mqttPort, mqttsPort, httpPort, tls: tls === null ? 'off' : tls.source, fingerprint256: tls?.fingerprint256 }, 'wardwatch agent started');
   let stopped = false;
   return {
     mqttPort,
+    mqttsPort,
     httpPort,
-    url: `http://${urlHost}:${httpPort}/`,
+    url: `${tls === null ? 'http' : 'https'}://${urlHost}:${httpPort}/`,
+    tls,
     alertLogFile,
     modbusPorts,
     pipeline,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { startAgent, type RunningAgent } from '../../agent/src/app.ts';
+import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/src/app.ts';
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import type { ServerMessage } from '../../agent/src/server/dashboard-protocol.ts';
 import { loadDemoConfig } from './demo-config.ts';
@@ -13,8 +13,8 @@ export function temporaryDataDir(): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The real agent on free loopback ports, quiet. */
-export async function startTestAgent(dataDir: string, config: SiteConfig = loadDemoConfig(), ports = { mqttPort: 0, httpPort: 0 }): Promise<RunningAgent> {
+/** The real agent on free loopback ports, quiet; plain HTTP and MQTT unless `extra.tls` asks for TLS (mqtts then on a free port too). */
+export async function startTestAgent(dataDir: string, config: SiteConfig = loadDemoConfig(), ports = { mqttPort: 0, httpPort: 0 }, extra: Partial<Pick<AgentOptions, 'tls' | 'mqttsPort' | 'mqttPort' | 'openssl'>> = {}): Promise<RunningAgent> {
   return startAgent({
     config,
     dataDir,
@@ -25,6 +25,8 @@ export async function startTestAgent(dataDir: string, config: SiteConfig = loadD
     modbusHost: '127.0.0.1',
     modbusPort: 0,
     logger: pino({ level: process.env.WARDWATCH_TEST_LOG ?? 'silent' }),
+    mqttsPort: 0,
+    ...extra,
   });
 }
 
@@ -54,9 +56,11 @@ export class DashboardFeed {
     socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as ServerMessage));
   }
 
+  /** Over wss when the agent serves TLS, trusting only the agent's own certificate. */
   static async connect(agent: RunningAgent): Promise<DashboardFeed> {
-    const origin = `http://127.0.0.1:${agent.httpPort}`;
-    const socket = new WebSocket(`ws://127.0.0.1:${agent.httpPort}/ws`, { origin });
+    const tls = agent.tls !== null;
+    const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${agent.httpPort}`;
+    const socket = new WebSocket(`${tls ? 'wss' : 'ws'}://127.0.0.1:${agent.httpPort}/ws`, { origin, ...(agent.tls === null ? {} : { ca: agent.tls.cert }) });
     const feed = new DashboardFeed(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());

@@ -56,8 +56,17 @@ export function skipBrowserTests(): boolean {
   return true;
 }
 
+export interface LaunchOptions {
+  /**
+   * Base64 SHA-256 hashes of certificate public keys (SPKI) this browser accepts though no
+   * CA vouches for them (`--ignore-certificate-errors-spki-list`): a self-signed agent is
+   * trusted by its key, and any other certificate is still refused.
+   */
+  readonly trustedSpki?: readonly string[];
+}
+
 /** Starts Chromium with a fresh profile in a temporary directory. */
-export async function launchBrowser(): Promise<LaunchedBrowser> {
+export async function launchBrowser(options: LaunchOptions = {}): Promise<LaunchedBrowser> {
   const reason = browserUnavailableReason();
   if (reason !== null) throw new Error(`cannot run browser tests: ${reason}`);
   const userDataDir = await mkdtemp(join(tmpdir(), 'wardwatch-chromium-'));
@@ -66,7 +75,8 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_ARGS,
+      // The SPKI list only takes effect with --user-data-dir, which a persistent context passes.
+      args: options.trustedSpki === undefined ? CHROMIUM_ARGS : [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${options.trustedSpki.join(',')}`],
       viewport: { width: 1600, height: 1000 },
       timeout: 30_000,
     });

@@ -146,7 +146,7 @@ describe('garbage on the MQTT port', () => {
     const agent = await startTestAgent(data.dir);
     try {
       for (const junk of [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f]), Buffer.from([0x30, 0x02, 0x00]), Buffer.alloc(4096, 0xee)]) {
-        const socket = tcpConnect(agent.mqttPort, '127.0.0.1');
+        const socket = tcpConnect(agent.mqttPort!, '127.0.0.1');
         await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
         socket.write(junk);
         await new Promise<void>((resolve) => {

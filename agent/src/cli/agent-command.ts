@@ -4,14 +4,17 @@ import { createReadStream } from 'node:fs';
 import { startAgent } from '../app.ts';
 import { CaptureIngest } from '../ingest/capture-ingest.ts';
 import { loadConfigOrExit } from './config-commands.ts';
-import { parsePort } from './options.ts';
+import { DEFAULT_TLS } from '../tls/server-tls.ts';
+import { parsePort, parsePortOrOff } from './options.ts';
+import { tlsBanner } from './tls-banner.ts';
 import { startOrExit, stopOnSignal } from './run-until-signal.ts';
 
 interface AgentCommandOptions {
   readonly config: string;
   readonly dataDir: string;
   readonly mqttHost: string;
-  readonly mqttPort: number;
+  readonly mqttPort: number | null;
+  readonly mqttsPort: number | null;
   readonly httpHost: string;
   readonly httpPort: number;
   readonly modbusHost: string;
@@ -26,11 +29,12 @@ export function registerAgentCommand(program: Command): void {
     .command('agent')
     .description('run the monitor: embedded MQTT broker and Modbus/TCP gateways in the path (or a tap, or a capture beside it), detectors, alert store and dashboard')
     .requiredOption('-c, --config <file>', 'site configuration (YAML); check it first with `wardwatch config check`')
-    .option('-d, --data-dir <dir>', 'where alerts are stored (wardwatch.db, alerts.jsonl)', './wardwatch-data')
+    .option('-d, --data-dir <dir>', 'where alerts are stored (wardwatch.db, alerts.jsonl), and the self-signed certificate (tls/)', './wardwatch-data')
     .option('--mqtt-host <address>', 'address the MQTT broker listens on', '0.0.0.0')
-    .option('--mqtt-port <port>', 'MQTT broker port (0 = any free port, logged)', parsePort, 1883)
+    .option('--mqtt-port <port>', 'plain MQTT port (0 = any free port, logged; off = none, devices must use mqtts)', parsePortOrOff, 1883)
+    .option('--mqtts-port <port>', 'MQTT over TLS port, with the certificate of config tls (0 = any free port; off = none)', parsePortOrOff, 8883)
     .option('--http-host <address>', 'address the dashboard listens on; it has no login yet, so keep it on loopback unless the network is trusted', '127.0.0.1')
-    .option('--http-port <port>', 'dashboard port (0 = any free port, logged)', parsePort, 8080)
+    .option('--http-port <port>', 'dashboard port, HTTPS unless config tls.mode is off (0 = any free port, logged)', parsePort, 8080)
     .option('--modbus-host <address>', 'address the Modbus/TCP gateways listen on', '0.0.0.0')
     .option('--modbus-port <port>', 'move the gateways of config modbus.gateways: the i-th listens on port + i (0 = each on a free port, logged)', parsePort)
     .option('--tap <url>', 'also watch the site\'s existing broker by subscribing to # there, e.g. mqtt://broker:1883 (credentials: the config\'s tap section); senders are not visible this way')
@@ -45,6 +49,9 @@ export function registerAgentCommand(program: Command): void {
           dataDir: options.dataDir,
           mqttHost: options.mqttHost,
           mqttPort: options.mqttPort,
+          mqttsPort: options.mqttsPort,
+          // No tls section: a self-signed pair in the data directory, so a fresh install is encrypted.
+          tls: config.tls ?? DEFAULT_TLS,
           httpHost: options.httpHost,
           httpPort: options.httpPort,
           modbusHost: options.modbusHost,
@@ -54,7 +61,12 @@ export function registerAgentCommand(program: Command): void {
         }),
       );
       const modbus = [...agent.modbusPorts].map(([device, port]) => `${device}:${port}`).join(', ');
-      process.stdout.write(`wardwatch agent: MQTT on ${options.mqttHost}:${agent.mqttPort}, dashboard ${agent.url}, alerts in ${agent.alertLogFile}${modbus.length > 0 ? `, Modbus gateways ${modbus}` : ''}\n`);
+      const mqtt = [
+        ...(agent.mqttPort === null ? [] : [`MQTT on ${options.mqttHost}:${agent.mqttPort}`]),
+        ...(agent.mqttsPort === null ? [] : [`MQTT over TLS on ${options.mqttHost}:${agent.mqttsPort}`]),
+      ].join(', ');
+      process.stdout.write(`wardwatch agent: ${mqtt}, dashboard ${agent.url}, alerts in ${agent.alertLogFile}${modbus.length > 0 ? `, Modbus gateways ${modbus}` : ''}\n`);
+      if (agent.tls !== null) process.stdout.write(`${tlsBanner(agent.tls).join('\n')}\n`);
       if (options.capture !== undefined) {
         const ingest = new CaptureIngest({
           config,

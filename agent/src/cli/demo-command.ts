@@ -7,7 +7,9 @@ import { startFleet } from '../../../simulators/src/fleet.ts';
 import { ConsoleAlertSink } from './console-alert-sink.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { demoTrigger } from './demo-trigger.ts';
+import { DEFAULT_TLS } from '../tls/server-tls.ts';
 import { parsePort, parsePositiveNumber, DEMO_CONFIG } from './options.ts';
+import { tlsBanner } from './tls-banner.ts';
 import { startOrExit, stopOnSignal } from './run-until-signal.ts';
 
 interface DemoOptions {
@@ -16,6 +18,8 @@ interface DemoOptions {
   readonly mqttHost: string;
   readonly mqttPort: number;
   readonly httpPort: number;
+  readonly tls?: true;
+  readonly mqttsPort: number;
   readonly speed: number;
   readonly seed?: number;
 }
@@ -36,6 +40,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--mqtt-host <address>', 'address the MQTT broker listens on (loopback: demo accounts have published passwords)', '127.0.0.1')
     .option('--mqtt-port <port>', 'MQTT broker port (0 = any free port)', parsePort, 1883)
     .option('--http-port <port>', 'dashboard port (0 = any free port)', parsePort, 8080)
+    .option('--tls', 'also try TLS: the dashboard on https:// and mqtts, with a self-signed certificate made in the data directory (the simulated ward stays on plain MQTT on loopback)')
+    .option('--mqtts-port <port>', 'MQTT over TLS port with --tls (0 = any free port)', parsePort, 8883)
     .option('--speed <n>', 'simulated ward runs n times faster than real time (the publish-flood threshold scales with it)', parsePositiveNumber, 1)
     .option('--seed <n>', 'seed of the simulated ward (same seed, same day)', parsePositiveNumber)
     .action(async (options: DemoOptions) => {
@@ -47,6 +53,10 @@ export function registerDemoCommand(program: Command): void {
           dataDir: options.dataDir,
           mqttHost: options.mqttHost,
           mqttPort: options.mqttPort,
+          // Plain HTTP and MQTT on loopback unless --tls: nothing leaves the machine, the
+          // browser opens the page without a certificate warning, and the commands printed
+          // below work as pasted (docs/operations.md, "TLS").
+          ...(options.tls === true ? { tls: config.tls ?? DEFAULT_TLS, mqttsPort: options.mqttsPort } : {}),
           httpHost: '127.0.0.1',
           httpPort: options.httpPort,
           logger,
@@ -63,10 +73,11 @@ export function registerDemoCommand(program: Command): void {
         '',
         `Wardwatch demo — ${config.site.name}, ward ${config.site.ward}`,
         `  Dashboard:       ${agent.url}`,
-        `  MQTT broker:     mqtt://localhost:${agent.mqttPort}`,
+        `  MQTT broker:     mqtt://localhost:${agent.mqttPort}${agent.mqttsPort === null ? '' : `, mqtts://localhost:${agent.mqttsPort}`}`,
         `  Alerts:          ${agent.alertLogFile} (and wardwatch.db beside it)`,
         `  Simulated ward:  ${pumps} infusion pumps, ${programmers} pacemaker programmers, ${options.speed}× real time`,
         '',
+        ...(agent.tls === null ? [] : [...tlsBanner(agent.tls), '']),
         'Demo MQTT accounts — DEMO ONLY, the passwords are published:',
         ...demoAccounts(config),
       ];
@@ -77,7 +88,9 @@ export function registerDemoCommand(program: Command): void {
         lines.push(
           '',
           `Trigger an alert: ${trigger.drug} on ${trigger.deviceId} (bed ${trigger.bed}) at ten times its hard limit of ${trigger.hardLimit}:`,
-          `  mosquitto_pub -h localhost -p ${agent.mqttPort} -u station-4w -P demo -t ward/${trigger.deviceId}/command -m '${payload}'`,
+          agent.tls === null || agent.mqttsPort === null
+            ? `  mosquitto_pub -h localhost -p ${agent.mqttPort} -u station-4w -P demo -t ward/${trigger.deviceId}/command -m '${payload}'`
+            : `  mosquitto_pub -h localhost -p ${agent.mqttsPort} --cafile ${agent.tls.certFile} -u station-4w -P demo -t ward/${trigger.deviceId}/command -m '${payload}'`,
           'or, with nothing else installed:',
           `  npx wardwatch sim command --broker mqtt://localhost:${agent.mqttPort} -u station-4w -P demo ${trigger.deviceId} set_rate rate_ml_h=${trigger.rateMlPerHour}`,
           'The same command as guest (-u guest) gives an unauthorized-command alert. Either also raises',

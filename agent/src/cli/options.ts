@@ -9,6 +9,14 @@ export function parsePort(value: string): number {
   return port;
 }
 
+/** commander argParser for a listener that can be turned off: a port, or `off` (null). */
+export function parsePortOrOff(value: string): number | null {
+  if (value === 'off') return null;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('must be a port number 0–65535 (0 = any free port), or off');
+  return port;
+}
+
 export function parsePositiveNumber(value: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('must be a positive number');

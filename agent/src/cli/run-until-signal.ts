@@ -4,7 +4,7 @@ import { EXIT_RUNTIME } from './options.ts';
 export function describeStartError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const port = (error as { port?: number } | undefined)?.port;
-  if (code === 'EADDRINUSE') return `port ${port ?? ''} is already in use; choose another with --mqtt-port / --http-port (0 = any free port)`;
+  if (code === 'EADDRINUSE') return `port ${port ?? ''} is already in use; choose another with --mqtt-port / --mqtts-port / --http-port (0 = any free port)`;
   if (code === 'EACCES') return `not allowed to bind port ${port ?? ''}; ports below 1024 need privileges, choose another`;
   if (code === 'EADDRNOTAVAIL') return 'the address to listen on does not exist on this machine';
   return error instanceof Error ? error.message : String(error);

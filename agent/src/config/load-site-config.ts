@@ -1,12 +1,17 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { crossReferenceIssues, siteConfigSchema, type ConfigIssue, type SiteConfig } from '../model/site-schema.ts';
 import { parseYamlDocument } from '../model/yaml-document.ts';
 import { ALERT_CATALOGUE } from '../alert/catalogue.ts';
+import { tlsConfigIssues } from '../tls/tls-config-issues.ts';
 
 export type ConfigLoadResult =
   | { readonly ok: true; readonly config: SiteConfig; readonly warnings: readonly ConfigIssue[] }
-  /** `structure`: the schema failed, so references between sections were not checked yet. */
-  | { readonly ok: false; readonly issues: readonly ConfigIssue[]; readonly stage: 'file' | 'structure' | 'references' };
+  /**
+   * `structure`: the schema failed, so references between sections were not checked yet;
+   * `files`: files the config names (the TLS certificate and key) are missing or unusable.
+   */
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[]; readonly stage: 'file' | 'structure' | 'references' | 'files' };
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -39,12 +44,21 @@ function enforceIssues(config: SiteConfig): ConfigIssue[] {
   );
 }
 
-/** Validates YAML text; every problem is reported with its path, nothing throws. */
-export function parseSiteConfig(text: string): ConfigLoadResult {
+export interface ParseOptions {
+  /** Relative file paths in the config (tls.cert, tls.key) are read from here: the config file's directory. */
+  readonly baseDir?: string;
+}
+
+/** Validates YAML text; every problem is reported with its path, nothing throws. Reads no file. */
+export function parseSiteConfig(text: string, options: ParseOptions = {}): ConfigLoadResult {
   const parsed = parseYamlDocument(text, siteConfigSchema);
   if (!parsed.ok) return { ...parsed, stage: 'structure' };
   const crossIssues = [...crossReferenceIssues(parsed.value), ...enforceIssues(parsed.value)];
   if (crossIssues.length > 0) return { ok: false, issues: crossIssues, stage: 'references' };
+  const { tls } = parsed.value;
+  if (tls?.mode === 'files' && options.baseDir !== undefined) {
+    parsed.value.tls = { ...tls, cert: resolve(options.baseDir, tls.cert), key: resolve(options.baseDir, tls.key) };
+  }
   return { ok: true, config: deepFreeze(parsed.value), warnings: configWarnings(parsed.value) };
 }
 
@@ -56,5 +70,9 @@ export async function loadSiteConfig(file: string): Promise<ConfigLoadResult> {
     const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
     return { ok: false, issues: [{ path: '(file)', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})` }], stage: 'file' };
   }
-  return parseSiteConfig(text);
+  const parsed = parseSiteConfig(text, { baseDir: dirname(resolve(file)) });
+  if (!parsed.ok) return parsed;
+  const tls = await tlsConfigIssues(parsed.config.tls);
+  if (tls.issues.length > 0) return { ok: false, issues: tls.issues, stage: 'files' };
+  return { ...parsed, warnings: [...parsed.warnings, ...tls.warnings] };
 }

@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { ClientIdentity, ObservationSink } from './observation.ts';
@@ -7,8 +8,10 @@ import { normalizeAddress } from './address.ts';
 
 export interface MqttBrokerOptions {
   readonly host: string;
-  /** 0 picks a free port; the bound port is returned by start(). */
-  readonly port: number;
+  /** Plain MQTT; 0 picks a free port; null: no plain listener (mqtts only). The bound ports are returned by start(). */
+  readonly port: number | null;
+  /** mqtts (MQTT over TLS) on its own port (0 = a free one), with the dashboard's certificate. */
+  readonly tls?: { readonly port: number; readonly options: Pick<TlsOptions, 'cert' | 'key'> } | null;
   readonly allowAnonymous: boolean;
   readonly verifier: MqttAccountVerifier;
   readonly sink: ObservationSink;
@@ -29,8 +32,21 @@ const MAX_CLIENT_ID_LENGTH = 128;
  * timeout, and a handful of such sockets would exhaust a Pi (DESIGN.md, principle 3).
  */
 export const MAX_PRE_LOGIN_BYTES = 64 * 1024;
-/** TCP connections at once; beyond it the system refuses them (a connect flood is also an alert). */
+/** TCP connections at once, per listener (plain, TLS); beyond it the system refuses them (a connect flood is also an alert). */
 export const MAX_CONNECTIONS = 1_024;
+/**
+ * A TLS client must finish its handshake within this (Node's default is 120 s): a socket
+ * that opens and sends nothing holds one of MAX_CONNECTIONS until then.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Failed TLS handshakes (a device without the agent's certificate, a scanner) are logged at most this often, with a count. */
+const TLS_FAILURE_LOG_INTERVAL_MS = 10_000;
+
+/** The ports start() bound: null for a listener that is off. */
+export interface BrokerPorts {
+  readonly mqtt: number | null;
+  readonly mqtts: number | null;
+}
 
 /**
  * The in-path broker (DESIGN.md, way 1): devices and stations connect to the agent's
@@ -39,11 +55,15 @@ export const MAX_CONNECTIONS = 1_024;
  */
 export class MqttBrokerIngest {
   private broker: Aedes | null = null;
-  private server: Server | null = null;
+  private readonly servers: Server[] = [];
   private readonly identities = new WeakMap<Client, ClientIdentity>();
   private readonly sockets = new Set<Socket>();
   private readonly loggedIn = new WeakSet<object>();
   private readonly now: () => number;
+  /** TLS handshakes that failed since start (the count also goes to the log, throttled). */
+  tlsHandshakeFailures = 0;
+  private tlsFailuresLogged = 0;
+  private tlsFailureLoggedAt = -Infinity;
 
   constructor(private readonly options: MqttBrokerOptions) {
     this.now = options.now ?? Date.now;
@@ -69,7 +89,7 @@ export class MqttBrokerIngest {
     return { clientId: client.id ?? '', username, address: normalizeAddress(socket.remoteAddress) };
   }
 
-  async start(): Promise<number> {
+  async start(): Promise<BrokerPorts> {
     const { verifier, allowAnonymous, logger } = this.options;
     const sink = (observation: Parameters<ObservationSink>[0]): void => this.observe(observation);
     const broker = await Aedes.createBroker({
@@ -138,22 +158,59 @@ export class MqttBrokerIngest {
     });
     this.broker = broker;
 
-    const server = createServer((socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+    // One path for every connection, plain or TLS (after its handshake): the same pre-login
+    // byte cap, counted on what the client sends once decrypted; listen() adds the rest.
+    const accept = (socket: Socket): void => {
       this.guardPreLogin(socket);
       broker.handle(socket);
-    });
+    };
+    let mqtt: number | null = null;
+    let mqtts: number | null = null;
+    try {
+      if (this.options.port !== null) mqtt = await this.listen(createServer(accept), this.options.port);
+      const tls = this.options.tls;
+      if (tls !== undefined && tls !== null) {
+        // MQTT 3.1.1 §4.2: any ordered, lossless byte stream carries MQTT, TLS included;
+        // 8883 is the IANA port for MQTT over TLS.
+        const server = createTlsServer({ ...tls.options, minVersion: 'TLSv1.2', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, accept);
+        server.on('tlsClientError', (error, socket) => this.tlsFailed(error, socket.remoteAddress));
+        mqtts = await this.listen(server, tls.port);
+      }
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    return { mqtt, mqtts };
+  }
+
+  /** Every listener: the connection cap, and each TCP connection (a TLS one from before its handshake) closed at stop. */
+  private async listen(server: Server, port: number): Promise<number> {
     server.maxConnections = MAX_CONNECTIONS;
-    this.server = server;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
+      server.listen(port, this.options.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     return (server.address() as AddressInfo).port;
+  }
+
+  private tlsFailed(error: Error, remoteAddress: string | undefined): void {
+    this.tlsHandshakeFailures += 1;
+    const now = Date.now();
+    if (now - this.tlsFailureLoggedAt < TLS_FAILURE_LOG_INTERVAL_MS) return;
+    this.options.logger.warn(
+      { address: normalizeAddress(remoteAddress), reason: (error as Error & { reason?: string }).reason ?? error.message, failedSinceLastLine: this.tlsHandshakeFailures - this.tlsFailuresLogged },
+      'mqtts: a TLS handshake failed (does the client trust the agent\'s certificate, and use TLS?)',
+    );
+    this.tlsFailuresLogged = this.tlsHandshakeFailures;
+    this.tlsFailureLoggedAt = now;
   }
 
   /** Counts what a socket sends until its login is accepted; beyond MAX_PRE_LOGIN_BYTES it is closed and reported. */
@@ -180,14 +237,11 @@ export class MqttBrokerIngest {
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    const servers = this.servers.splice(0);
     const broker = this.broker;
-    this.server = null;
     this.broker = null;
-    if (server !== null) {
-      for (const socket of this.sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
     if (broker !== null) await new Promise<void>((resolve) => broker.close(() => resolve()));
   }
 }

@@ -207,6 +207,52 @@ const modbusSchema = z.strictObject({
   enforce: z.array(z.string().min(1)).default([]),
 }).prefault({});
 
+/**
+ * A name a self-signed certificate is made for: a DNS name or an IP address. Strict on
+ * purpose: it is written into the openssl request, so no spaces, commas or newlines.
+ */
+const tlsName = z.union([
+  z.ipv4(),
+  z.ipv6(),
+  z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/),
+], { error: 'must be a host name (wardwatch-4w.hospital.example) or an IP address' });
+
+const tlsFile = z.string({ error: (issue) => (issue.input === undefined ? 'required: the path of a PEM file' : 'must be the path of a PEM file') }).min(1, 'give the path of a PEM file').max(4096);
+
+const TLS_MODES = ['self-signed', 'files', 'off'] as const;
+
+/**
+ * TLS for the dashboard (HTTPS, WSS) and the embedded broker (mqtts). Absent, `wardwatch
+ * agent` generates a self-signed pair in its data directory (`self-signed`), so a fresh
+ * install is encrypted from its first start. `files`: the site's own certificate (and
+ * chain) and key, PEM; relative paths are read from the config file's directory. `off`:
+ * TLS is terminated elsewhere (a reverse proxy, stunnel), the agent serves plain HTTP and
+ * MQTT only. Without `mode`, `cert` and `key` mean `files` and `names` means `self-signed`. The files are
+ * checked (exist, parse, belong together) when the config is loaded: agent/src/tls/.
+ */
+const tlsSchema = z.preprocess(
+  (value) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || 'mode' in value) return value;
+    if ('cert' in value || 'key' in value) return { ...value, mode: 'files' };
+    return 'names' in value ? { ...value, mode: 'self-signed' } : value;
+  },
+  z.discriminatedUnion('mode', [
+    z.strictObject({
+      mode: z.literal('self-signed'),
+      /** Names besides the host name, localhost, 127.0.0.1 and ::1 that clients use to reach the agent. */
+      names: z.array(tlsName).max(32).default([]),
+    }),
+    z.strictObject({
+      mode: z.literal('files'),
+      /** PEM: the server certificate first, then any intermediate certificates. */
+      cert: tlsFile,
+      /** PEM or DER private key, unencrypted (the agent starts unattended). */
+      key: tlsFile,
+    }),
+    z.strictObject({ mode: z.literal('off') }),
+  ], { error: `must be ${TLS_MODES.slice(0, -1).join(', ')} or ${TLS_MODES.at(-1)} (or give cert and key)` }),
+);
+
 export const siteConfigSchema = z.strictObject({
   site: z.strictObject({
     name: z.string().min(1).max(100),
@@ -244,6 +290,8 @@ export const siteConfigSchema = z.strictObject({
   }).optional(),
   detection: detectionSchema,
   baseline: baselineSchema,
+  /** Absent: `wardwatch agent` uses `{ mode: self-signed }` (agent/src/tls/server-tls.ts, DEFAULT_TLS). */
+  tls: tlsSchema.optional(),
 });
 
 export type SiteConfig = z.infer<typeof siteConfigSchema>;
@@ -255,6 +303,7 @@ export type PolicyRule = SiteConfig['policy']['rules'][number];
 export type BaselineConfig = SiteConfig['baseline'];
 export type ModbusGatewayConfig = SiteConfig['modbus']['gateways'][number];
 export type DetectionConfig = SiteConfig['detection'];
+export type TlsConfig = NonNullable<SiteConfig['tls']>;
 
 export interface ConfigIssue {
   /** Dotted path into the file, e.g. `devices[2].careArea`. */

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AcknowledgeOutcome } from '../alert/alert-manager.ts';
@@ -38,6 +40,19 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cache-Control': 'no-store',
 };
 
+/**
+ * HSTS over TLS (RFC 6797): a year, this host only (the agent knows nothing of its
+ * siblings). Not for `localhost`: HSTS is per host, not per port, and would turn every
+ * other local http:// service (the plain-HTTP demo among them) into https:// in that
+ * browser. Browsers ignore it from IP literals (§8.1.1) and from a certificate they do
+ * not trust, so a self-signed agent pins nothing until the user trusts its certificate.
+ */
+const HSTS = 'max-age=31536000';
+
+function isLocalhost(host: string | undefined): boolean {
+  return host !== undefined && /^localhost(:\d+)?$/i.test(host);
+}
+
 function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
   response.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
   response.end(body);
@@ -60,7 +75,7 @@ async function readBody(request: IncomingMessage): Promise<string | null> {
 
 /** The agent's HTTP side: the dashboard page and assets, the JSON API and the WebSocket. */
 export class DashboardServer {
-  private server: Server | null = null;
+  private server: Server | HttpsServer | null = null;
 
   constructor(
     private readonly api: DashboardApi,
@@ -69,14 +84,17 @@ export class DashboardServer {
     private readonly logger: Logger,
   ) {}
 
-  async start(host: string, port: number): Promise<number> {
-    const server = createServer((request, response) => {
+  /** With `tls`, HTTPS (and WSS for the live feed) on the same port; the bound port is returned. */
+  async start(host: string, port: number, tls: Pick<TlsOptions, 'cert' | 'key'> | null = null): Promise<number> {
+    const handler = (request: IncomingMessage, response: ServerResponse): void => {
+      if (tls !== null && !isLocalhost(request.headers.host)) response.setHeader('Strict-Transport-Security', HSTS);
       this.route(request, response).catch((error: unknown) => {
         this.logger.error({ err: error, url: request.url }, 'http handler failed');
         if (!response.headersSent) sendJson(response, 500, { error: 'internal error' });
         else response.destroy();
       });
-    });
+    };
+    const server = tls === null ? createServer(handler) : createHttpsServer({ ...tls, minVersion: 'TLSv1.2' }, handler);
     server.on('upgrade', (request, socket, head) => {
       // After an upgrade Node no longer watches the socket: a reset while we refuse or accept it must not crash the agent.
       socket.on('error', () => socket.destroy());
