@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -22,6 +23,14 @@ import { deviceView } from './server/device-views.ts';
 import { DashboardServer } from './server/http-server.ts';
 import { WebSocketHub } from './server/websocket-hub.ts';
 import { prepareServerTls, type ServerTls } from './tls/server-tls.ts';
+import { AuditLog, readAuditLines, verifyAuditLog } from './audit/audit-log.ts';
+import { LoginGuard, type LoginBurst } from './auth/login-guard.ts';
+import { SecretBox } from './auth/secret-box.ts';
+import { UserStore, userView } from './auth/user-store.ts';
+import { baselineStatus } from './detect/baseline/baseline-status.ts';
+import { DashboardAuth } from './server/dashboard-auth.ts';
+import type { AuditView } from './server/dashboard-protocol.ts';
+import { SessionStore, type SessionEndReason, type SessionOptions } from './server/sessions.ts';
 
 export interface AgentOptions {
   readonly config: SiteConfig;
@@ -48,6 +57,8 @@ export interface AgentOptions {
   readonly logger?: Logger;
   /** Extra alert outputs (the demo prints alerts to the console). */
   readonly extraSinks?: readonly AlertSink[];
+  /** Dashboard session limits; default from the config's `dashboard` section (tests shorten the idle timeout). */
+  readonly sessions?: Partial<SessionOptions>;
 }
 
 export interface RunningAgent {
@@ -82,6 +93,26 @@ const TAP_START_WAIT_MS = 3_000;
 /** Device tile updates are coalesced per device and pushed at most this often. */
 const DEVICE_PUSH_MS = 500;
 
+/** What a closed live feed tells the page, per reason its session ended. */
+const SESSION_END_TEXT: Readonly<Record<SessionEndReason, string>> = {
+  logout: 'logged out',
+  idle: 'signed out after a time without use',
+  expired: 'the session reached its maximum length',
+  evicted: 'too many sessions: the oldest was ended',
+  replaced: 'logged in again in this browser',
+  stopped: 'the agent is stopping',
+};
+
+/** How often ended sessions are swept (and their feeds closed): a quarter of the idle timeout, between 250 ms and 15 s. */
+function sweepInterval(idleMs: number): number {
+  return Math.min(15_000, Math.max(250, Math.floor(idleMs / 4)));
+}
+
+function loginBurstTitle(burst: LoginBurst): string {
+  const names = burst.usernames.slice(0, 5).join(', ') + (burst.usernames.length > 5 ? `, … (${burst.usernames.length})` : '');
+  return `Dashboard login: ${burst.failures} failed or refused logins from ${burst.address} within ${Math.round(burst.windowMs / 60_000)} min (usernames tried: ${names}); that address is refused until they age out`;
+}
+
 /**
  * The composition root: builds the pipeline from the frozen config and starts the
  * lifecycle units (broker, dashboard server). Nothing happens on import.
@@ -108,6 +139,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     throw error;
   }
   const tlsOptions = tls === null ? null : { cert: tls.cert, key: tls.key };
+  // The dashboard's accounts (issue 6). There is no default account: the first admin is
+  // made with `wardwatch users add`, and until then every login is refused (401).
+  const users = UserStore.forDataDir(options.dataDir);
+  if (users.list().length === 0) {
+    logger.warn({ dataDir: options.dataDir }, `no dashboard users yet: wardwatch users add NAME --role admin -d ${options.dataDir}`);
+  }
+  const auditLog = AuditLog.forDataDir(options.dataDir);
   const baselineKeeper = new BaselineKeeper(options.dataDir, config.baseline.saveIntervalSeconds * 1000, logger);
   const savedBaseline = await baselineKeeper.load();
 
@@ -193,12 +231,48 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     devices,
     health: () => health.view(),
     acknowledge: (id: string, by: string, reason: string, from: string) => {
-      const outcome = alerts.acknowledge(id, { by, reason, from, at: new Date() });
-      if (outcome.ok) logger.info({ alertId: id, by, from }, 'alert acknowledged');
+      const at = new Date();
+      const outcome = alerts.acknowledge(id, { by, reason, from, at });
+      if (outcome.ok) {
+        logger.info({ alertId: id, by, from }, 'alert acknowledged');
+        try {
+          const { alert } = outcome;
+          auditLog.append({ actor: by, from, action: 'alert-acknowledged', details: { alertId: id, type: alert.type, severity: alert.severity, deviceId: alert.deviceId, title: alert.title, reason }, at: at.getTime() });
+        } catch (error) {
+          // The acknowledgement itself is stored with who, when and from where (wardwatch.db); the log must say the audit missed it.
+          logger.error({ err: error, alertId: id, by }, 'the acknowledgement could not be written to the audit log');
+        }
+      }
       return outcome;
     },
+    baseline: () => baselineStatus(baseline, config, existsSync(baselineKeeper.path)),
+    users: () => users.list().map(userView),
+    audit: (limit: number): AuditView => ({
+      chainIntact: verifyAuditLog(auditLog.file).ok,
+      entries: readAuditLines(auditLog.file, limit).flatMap(({ entry }) => (entry === null ? [] : [{ seq: entry.seq, ts: entry.ts, actor: entry.actor, from: entry.from, action: entry.action, details: entry.details }])),
+    }),
   };
-  const dashboard = new DashboardServer(api, assets, hub, logger);
+  const sessions = new SessionStore({
+    idleMs: config.dashboard.sessionIdleMinutes * 60_000,
+    absoluteMs: config.dashboard.sessionHours * 3_600_000,
+    ...options.sessions,
+  });
+  sessions.onEnd((session, reason) => {
+    // A stopping agent drops every feed at once (hub.close): the page must show MONITORING
+    // OFFLINE then, not a signed-out screen, so those feeds are not closed as "session ended".
+    const closed = reason === 'stopped' ? 0 : hub?.closeSession(session.id, SESSION_END_TEXT[reason]) ?? 0;
+    logger.info({ user: session.username, reason, feedsClosed: closed }, 'dashboard session ended');
+  });
+  const auth = new DashboardAuth({
+    context: { users, guard: new LoginGuard(), secrets: SecretBox.forDataDir(options.dataDir), audit: auditLog },
+    sessions,
+    secure: tls !== null,
+    onLoginBurst: (burst) => {
+      alerts.raise({ type: 'dashboard-login-burst', ts: burst.ts, device: null, dedupKey: burst.address, title: loginBurstTitle(burst), evidence: { ...burst } });
+    },
+    logger,
+  });
+  const dashboard = new DashboardServer(api, assets, hub, auth, logger);
 
   broker = new MqttBrokerIngest({
     host: options.mqttHost ?? '0.0.0.0',
@@ -291,6 +365,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   deviceTicker.unref();
   const healthTicker = setInterval(() => hub?.broadcast({ type: 'health', health: health.view() }), HEALTH_INTERVAL_MS);
   healthTicker.unref();
+  const sessionSweeper = setInterval(() => sessions.sweep(), sweepInterval(sessions.options.idleMs));
+  sessionSweeper.unref();
 
   const urlHost = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(httpHost) ? 'localhost' : httpHost;
   logger.info({ mqttPort, mqttsPort, httpPort, tls: tls === null ? 'off' : tls.source, fingerprint256: tls?.fingerprint256 }, 'wardwatch agent started');
@@ -311,14 +387,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       stopped = true;
       clearInterval(deviceTicker);
       clearInterval(healthTicker);
+      clearInterval(sessionSweeper);
       await tap?.stop();
       await broker?.stop();
       await gateway?.stop();
       await dashboard.stop();
+      sessions.clear();
       alerts.stop();
       await baselineKeeper.stop();
       await alertLog.close();
       store.close();
+      users.close();
       await unlockDataDir();
     },
   };

@@ -1,15 +1,14 @@
 /**
- * Acknowledging an alert: a small dialog asks who (remembered for this station) and
- * why, then POST /api/alerts/:id/ack. The agent answers with the updated alert, which
- * the page applies at once; the same update also arrives over the WebSocket.
- * Until dashboard accounts exist (issue 6) the name typed here is what the audit records.
+ * Acknowledging an alert: a small dialog asks why, then POST /api/alerts/:id/ack. Who
+ * acknowledges is the logged-in user: the agent takes it from the session (and writes it
+ * to the audit log with the time and the address), so the dialog only shows it. The agent
+ * answers with the updated alert, which the page applies at once; the same update also
+ * arrives over the WebSocket.
  */
-import type { AcknowledgeRequest, AlertView } from '../../agent/src/server/dashboard-protocol.ts';
+import type { AcknowledgeRequest, AlertView, SessionUser } from '../../agent/src/server/dashboard-protocol.ts';
 import { requireElement, setHidden, setText } from './dom.ts';
 import { alertHeadline, alertPlace, SEVERITY_LABEL } from './format.ts';
 
-const STATION_NAME_KEY = 'wardwatch.station.acknowledgedBy';
-const MAX_NAME_LENGTH = 64;
 const MAX_REASON_LENGTH = 200;
 const OTHER_REASON = 'Other';
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -28,6 +27,10 @@ function fallbackMessage(status: number): string {
   switch (status) {
     case 400:
       return 'The agent refused the acknowledgement as incomplete.';
+    case 401:
+      return 'Your session has ended: log in again. The alert is NOT acknowledged.';
+    case 403:
+      return 'Your role may not acknowledge alerts.';
     case 404:
       return 'The agent no longer knows this alert.';
     case 409:
@@ -65,22 +68,6 @@ export async function postAcknowledgement(alertId: string, request: AcknowledgeR
   return { ok: false, status: response.status, message: typeof error === 'string' && error !== '' ? error : fallbackMessage(response.status) };
 }
 
-function readStationName(): string {
-  try {
-    return window.localStorage.getItem(STATION_NAME_KEY) ?? '';
-  } catch {
-    return ''; // Storage disabled: the nurse types the name each time.
-  }
-}
-
-function rememberStationName(name: string): void {
-  try {
-    window.localStorage.setItem(STATION_NAME_KEY, name);
-  } catch {
-    // Storage full or disabled; remembering is a convenience only.
-  }
-}
-
 export interface AcknowledgeDialogOptions {
   /** The current version of an alert, or undefined if the page no longer has it. */
   getAlert(alertId: string): AlertView | undefined;
@@ -88,13 +75,15 @@ export interface AcknowledgeDialogOptions {
   onAcknowledged(alert: AlertView): void;
   /** Where focus goes once the dialog closed after an acknowledgement (the row's button is gone). */
   focusAfterAcknowledge(): HTMLElement | null;
+  /** The logged-in user, who the acknowledgement will be recorded as. */
+  readonly user: SessionUser;
 }
 
 export class AcknowledgeDialog {
   private readonly dialog = requireElement('ack-dialog', HTMLDialogElement);
   private readonly form = requireElement('ack-form', HTMLFormElement);
   private readonly summary = requireElement('ack-alert', HTMLElement);
-  private readonly byInput = requireElement('ack-by', HTMLInputElement);
+  private readonly asWho = requireElement('ack-as', HTMLElement);
   private readonly otherInput = requireElement('ack-reason-other', HTMLInputElement);
   private readonly error = requireElement('ack-error', HTMLElement);
   private readonly submit = requireElement('ack-submit', HTMLButtonElement);
@@ -103,7 +92,6 @@ export class AcknowledgeDialog {
   private sending = false;
 
   constructor(private readonly options: AcknowledgeDialogOptions) {
-    this.byInput.maxLength = MAX_NAME_LENGTH;
     this.otherInput.maxLength = MAX_REASON_LENGTH;
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -121,29 +109,34 @@ export class AcknowledgeDialog {
     if (alert === undefined || alert.state !== 'open') return;
     this.alertId = alertId;
     this.form.reset();
-    this.byInput.value = readStationName();
+    setText(this.asWho, `Acknowledging as ${this.options.user.name}`);
     setText(this.summary, `${SEVERITY_LABEL[alert.severity]} · ${alertPlace(alert)} — ${alertHeadline(alert)}`);
     this.showError(null);
     this.setSending(false);
     this.syncOtherField();
     if (!this.dialog.open) this.dialog.showModal();
-    (this.byInput.value === '' ? this.byInput : this.firstReason() ?? this.byInput).focus();
+    (this.firstReason() ?? this.submit).focus();
+  }
+
+  isOpen(): boolean {
+    return this.dialog.open;
+  }
+
+  close(): void {
+    if (this.dialog.open) this.dialog.close('cancel');
   }
 
   private async send(): Promise<void> {
     const alertId = this.alertId;
     if (alertId === null || this.sending) return;
-    const by = this.byInput.value.trim();
     const choice = this.selectedReason();
     const reason = choice === OTHER_REASON ? this.otherInput.value.trim() : choice;
-    if (by === '') return this.invalid('Enter your name or initials.', this.byInput);
     if (choice === null) return this.invalid('Choose a reason.', this.firstReason() ?? this.submit);
     if (reason === null || reason === '') return this.invalid('Describe the reason.', this.otherInput);
 
-    rememberStationName(by);
     this.showError(null);
     this.setSending(true);
-    const outcome = await postAcknowledgement(alertId, { by, reason });
+    const outcome = await postAcknowledgement(alertId, { reason });
     this.setSending(false);
     if (this.alertId !== alertId) return; // Closed meanwhile; the WebSocket will bring the result.
     if (outcome.ok) {

@@ -5,7 +5,7 @@
  * proxy has silently dropped it. A silent monitor is the failure the page exists to
  * avoid (DESIGN.md, "Safety and security stance").
  */
-import { HEALTH_INTERVAL_MS, type ServerMessage } from '../../agent/src/server/dashboard-protocol.ts';
+import { HEALTH_INTERVAL_MS, SESSION_ENDED_CLOSE_CODE, type ServerMessage } from '../../agent/src/server/dashboard-protocol.ts';
 
 /** The agent sends health every HEALTH_INTERVAL_MS; three missed ones mean the link is dead. */
 export const WATCHDOG_TIMEOUT_MS = 3 * HEALTH_INTERVAL_MS;
@@ -24,6 +24,8 @@ export type LinkStatus =
 export interface ConnectionHandlers {
   onMessage(message: ServerMessage): void;
   onStatus(status: LinkStatus): void;
+  /** The agent closed the feed because the session ended (logout, idle timeout, lifetime): no reconnecting, log in again. */
+  onSessionEnded(reason: string): void;
 }
 
 /** `ws://host/ws` or `wss://host/ws`, following the page's own scheme. */
@@ -94,6 +96,11 @@ export class AgentConnection {
     socket.addEventListener('close', (event: CloseEvent) => {
       if (socket !== this.socket) return;
       this.socket = null;
+      if (event.code === SESSION_ENDED_CLOSE_CODE) {
+        this.stop();
+        this.handlers.onSessionEnded(event.reason);
+        return;
+      }
       this.fail(event.code === 1000 ? 'the agent closed the connection' : `connection to the agent lost (code ${event.code})`);
     });
     // An 'error' is always followed by 'close', which does the bookkeeping.

@@ -1,26 +1,42 @@
 /**
- * Composition root of the nurse screen: wires the WebSocket link, the state and the
- * views. Bundled by the agent into /assets/app.js (esbuild, esm, es2022).
+ * Composition root of the nurse screen: asks the agent who is logged in, shows the login
+ * (with the enrolment and recovery steps) when nobody is, and otherwise wires the
+ * WebSocket link, the state and the views. Bundled by the agent into /assets/app.js
+ * (esbuild, esm, es2022).
+ *
+ * After a login or a logout the page reloads: everything is rebuilt from a fresh session
+ * and snapshot, with nothing of the previous user left in memory.
  */
-import type { AlertView, ServerMessage } from '../../agent/src/server/dashboard-protocol.ts';
+import type { AlertView, ServerMessage, SessionView } from '../../agent/src/server/dashboard-protocol.ts';
 import { AcknowledgeDialog } from './acknowledge.ts';
+import { ActivityReporter } from './activity.ts';
+import { adminPageOf, AdminView } from './admin-view.ts';
+import { fetchSession, postLogout } from './api.ts';
 import { AgentConnection, agentSocketUrl, type LinkStatus } from './connection.ts';
-import { requireElement } from './dom.ts';
+import { requireElement, setHidden } from './dom.ts';
 import { SEVERITY_LABEL } from './format.ts';
+import { LoginView } from './login-view.ts';
 import { monitoringStatus, type MonitoringStatus } from './monitoring-status.ts';
 import { AlertListView } from './render-alerts.ts';
 import { BannerView } from './render-banner.ts';
 import { HeaderView } from './render-header.ts';
+import { UserView } from './render-user.ts';
 import { WardView } from './render-ward.ts';
 import { BaselineView } from './render-baseline.ts';
 import { DashboardState } from './state.ts';
 
-function start(): void {
+type LoggedIn = Extract<SessionView, { readonly permissions: readonly string[] }>;
+
+const RETRY_SESSION_MS = 3_000;
+/** While the feed is down, how often the page asks whether the session still exists. */
+const SESSION_CHECK_MS = 5_000;
+
+function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView, banner: BannerView): void {
+  const wardView = requireElement('ward-view', HTMLElement);
   const state = new DashboardState();
-  const header = new HeaderView();
-  const banner = new BannerView();
   const ward = new WardView();
   const baselineLine = new BaselineView();
+  const admin = new AdminView();
   const alertsHeading = requireElement('alerts-heading', HTMLElement);
   const alertList = new AlertListView(requireElement('alerts', HTMLElement), {
     acknowledge: (alertId) => ackDialog.open(alertId),
@@ -32,11 +48,19 @@ function start(): void {
       renderSummary();
     },
     focusAfterAcknowledge: () => alertList.firstOpenAckButton() ?? alertsHeading,
+    user: session.user,
   });
+  const user = new UserView(() => {
+    user.setLoggingOut(true);
+    void postLogout().finally(() => window.location.reload());
+  });
+  user.render(session.user, session.permissions);
 
   let link: LinkStatus = { kind: 'connecting' };
   let lastDataAt: number | null = null;
   let shown: MonitoringStatus | null = null;
+  let signedOut = false;
+  let lastSessionCheck = 0;
 
   function applyAlert(alert: AlertView): void {
     const change = state.upsertAlert(alert);
@@ -75,6 +99,7 @@ function start(): void {
   }
 
   function renderStatus(): void {
+    if (signedOut) return;
     const status = monitoringStatus(link, state.health);
     const changed = shown === null || shown.level !== status.level || shown.reasons.join('\n') !== status.reasons.join('\n');
     if (!changed) return;
@@ -86,13 +111,51 @@ function start(): void {
 
   /** The tab title doubles as a summary for a station that shows several tabs. */
   function renderSummary(): void {
-    const ward = state.site === null ? 'Wardwatch' : `Wardwatch · ${state.site.ward}`;
+    if (signedOut) return;
+    const wardName = state.site === null ? 'Wardwatch' : `Wardwatch · ${state.site.ward}`;
     const { open, worstOpen } = state.countByState();
     let prefix = '';
     if (shown?.level === 'offline') prefix = 'OFFLINE — ';
     else if (open > 0 && worstOpen !== null) prefix = `(${open}) ${SEVERITY_LABEL[worstOpen]} — `;
-    const title = `${prefix}${ward}`;
+    const title = `${prefix}${wardName}`;
     if (document.title !== title) document.title = title;
+  }
+
+  /** The session ended while the ward was on screen: say so loudly and ask for a login. */
+  function signOut(reason: string): void {
+    if (signedOut) return;
+    signedOut = true;
+    connection.stop();
+    activity.stop();
+    if (ackDialog.isOpen()) ackDialog.close();
+    admin.hide();
+    setHidden(wardView, true);
+    user.render(null, []);
+    banner.render({ level: 'ok', reasons: [] }, lastDataAt);
+    header.renderLevel('offline');
+    document.title = 'SIGNED OUT — Wardwatch';
+    login.show(`SIGNED OUT (${reason}) — this screen is not showing alerts until someone logs in.`);
+  }
+
+  /** The feed is down: is the agent gone (offline banner), or only the session (log in again)? */
+  function checkSession(): void {
+    if (signedOut || Date.now() - lastSessionCheck < SESSION_CHECK_MS) return;
+    lastSessionCheck = Date.now();
+    void fetchSession().then((reply) => {
+      if (reply.kind === 'ok' && reply.value.user === null) signOut('the session has ended');
+    });
+  }
+
+  function route(): void {
+    if (signedOut) return;
+    const page = adminPageOf(window.location.hash);
+    if (page === null) {
+      admin.hide();
+      setHidden(wardView, false);
+      return;
+    }
+    setHidden(wardView, true);
+    void admin.show(page);
   }
 
   const connection = new AgentConnection(agentSocketUrl(window.location), {
@@ -100,13 +163,47 @@ function start(): void {
     onStatus: (status) => {
       link = status;
       renderStatus();
+      if (status.kind === 'offline') checkSession();
     },
+    onSessionEnded: (reason) => signOut(reason === '' ? 'the session has ended' : reason),
   });
+  const activity = new ActivityReporter(() => signOut('the session has ended'));
 
+  login.hide();
   header.renderLevel('connecting');
-  header.tick(new Date());
-  window.setInterval(() => header.tick(new Date()), 1_000);
+  window.addEventListener('hashchange', route);
+  route();
   connection.start();
+  activity.start();
 }
 
-start();
+async function boot(): Promise<void> {
+  const header = new HeaderView();
+  const banner = new BannerView();
+  const login = new LoginView({ onLoggedIn: () => window.location.reload() });
+  header.tick(new Date());
+  window.setInterval(() => header.tick(new Date()), 1_000);
+
+  // Until the agent answers, the page says loudly that it cannot show anything.
+  for (;;) {
+    const reply = await fetchSession();
+    if (reply.kind === 'ok') {
+      banner.render({ level: 'ok', reasons: [] }, null);
+      if (reply.value.user === null) {
+        header.showLink(false);
+        document.title = 'Log in — Wardwatch';
+        login.show();
+        return;
+      }
+      startDashboard(reply.value, login, header, banner);
+      return;
+    }
+    header.showLink(true);
+    header.renderLevel('offline');
+    banner.render({ level: 'offline', reasons: [reply.kind === 'unreachable' ? 'the agent cannot be reached' : reply.message] }, null);
+    document.title = 'OFFLINE — Wardwatch';
+    await new Promise((resolve) => window.setTimeout(resolve, RETRY_SESSION_MS));
+  }
+}
+
+void boot();

@@ -1,6 +1,6 @@
 /** The header: site and ward, the link indicator, and the station clock. */
 import type { SiteView } from '../../agent/src/server/dashboard-protocol.ts';
-import { requireElement, setData, setText } from './dom.ts';
+import { requireElement, setData, setHidden, setText } from './dom.ts';
 import { formatClock } from './format.ts';
 import type { MonitoringLevel } from './monitoring-status.ts';
 
@@ -30,6 +30,11 @@ export class HeaderView {
     setData(this.indicator, 'link', level);
     setText(this.indicatorSymbol, symbol);
     setText(this.indicatorLabel, label);
+  }
+
+  /** No link indicator on the login screen: nothing is being monitored there to be live or not. */
+  showLink(visible: boolean): void {
+    setHidden(this.indicator, !visible);
   }
 
   tick(now: Date): void {

@@ -4,7 +4,8 @@
  * over mqtts with `--cafile`. Chromium is told to trust that one key (its SPKI hash, not
  * "ignore certificate errors"): the page loads over https, the live feed runs over wss,
  * the printed command raises a critical alert on the page, and the acknowledgement (a
- * same-origin POST) goes through. A browser that was not told refuses the certificate.
+ * same-origin POST) goes through. The demo login works over https, with a Secure cookie.
+ * A browser that was not told refuses the certificate.
  */
 import { exec, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -13,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD, demoCode } from '../../agent/src/cli/demo-logins.ts';
 import { launchBrowser, skipBrowserTests, type LaunchedBrowser } from '../helpers/browser.ts';
+import { fillLogin } from '../helpers/browser-login.ts';
 import { missingPeer } from '../helpers/peers.ts';
 import { spkiSha256 } from '../helpers/tls.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -62,6 +65,11 @@ describe.skipIf(skipBrowserTests() || noPeers)('wardwatch demo --tls in the brow
     const security = await response?.securityDetails();
     expect(security?.subjectName).toBe(new X509Certificate(cert).subject.match(/CN=(.+)/)?.[1]);
     expect(security?.protocol).toMatch(/^TLS 1\.[23]$/);
+    // The demo login over https: the session cookie is Secure, HttpOnly and SameSite=Strict.
+    await fillLogin(page, 'demo-nurse', DEMO_PASSWORD, demoCode(Date.now()).code);
+    await page.locator('#ward-view').waitFor({ state: 'visible', timeout: 10_000 });
+    const cookie = (await browser.context.cookies()).find((candidate) => candidate.name === 'wardwatch_session');
+    expect(cookie).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict', path: '/' });
     await page.locator('#device-tiles [data-device-id]').nth(7).waitFor({ timeout: 10_000 });
     await page.locator('#device-tiles [data-device-id="pump-01"][data-status="running"]').waitFor({ timeout: 15_000 });
     await expect.poll(() => page.locator('#link-indicator').getAttribute('data-link'), { timeout: 5_000 }).toBe('ok');
@@ -76,9 +84,9 @@ describe.skipIf(skipBrowserTests() || noPeers)('wardwatch demo --tls in the brow
     const rowSelector = `[data-alert-id=${JSON.stringify(alertId)}]`;
     await page.locator(`#open-alerts ${rowSelector} [data-action="ack"]`).click();
     await page.locator('#ack-dialog').waitFor({ state: 'visible', timeout: 2_000 });
-    await page.locator('#ack-by').fill('RN TLS');
     await page.locator('#ack-form input[name="ack-reason"][value="Investigating"]').check();
     await page.locator('#ack-submit').click();
     await page.locator(`#acknowledged-alerts ${rowSelector}[data-state="acknowledged"]`).waitFor({ state: 'attached', timeout: 5_000 });
+    expect(await page.locator(`#acknowledged-alerts ${rowSelector}`).textContent()).toContain('Acknowledged by demo-nurse: Investigating');
   });
 });

@@ -7,6 +7,9 @@ import { startAgent, type AgentOptions, type RunningAgent } from '../../agent/sr
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import type { ServerMessage } from '../../agent/src/server/dashboard-protocol.ts';
 import { loadDemoConfig } from './demo-config.ts';
+import { DashboardClient } from './dashboard-client.ts';
+
+export { addTestUser, agentRequest, DashboardClient, logIn, loggedInClient, nextCode, type HttpAnswer, type TestUser } from './dashboard-client.ts';
 
 export function temporaryDataDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'wardwatch-test-'));
@@ -14,7 +17,7 @@ export function temporaryDataDir(): { dir: string; remove(): void } {
 }
 
 /** The real agent on free loopback ports, quiet; plain HTTP and MQTT unless `extra.tls` asks for TLS (mqtts then on a free port too). */
-export async function startTestAgent(dataDir: string, config: SiteConfig = loadDemoConfig(), ports = { mqttPort: 0, httpPort: 0 }, extra: Partial<Pick<AgentOptions, 'tls' | 'mqttsPort' | 'mqttPort' | 'openssl'>> = {}): Promise<RunningAgent> {
+export async function startTestAgent(dataDir: string, config: SiteConfig = loadDemoConfig(), ports = { mqttPort: 0, httpPort: 0 }, extra: Partial<Pick<AgentOptions, 'tls' | 'mqttsPort' | 'mqttPort' | 'openssl' | 'sessions'>> = {}): Promise<RunningAgent> {
   return startAgent({
     config,
     dataDir,
@@ -56,11 +59,16 @@ export class DashboardFeed {
     socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as ServerMessage));
   }
 
-  /** Over wss when the agent serves TLS, trusting only the agent's own certificate. */
-  static async connect(agent: RunningAgent): Promise<DashboardFeed> {
+  /**
+   * Over wss when the agent serves TLS, trusting only the agent's own certificate. The
+   * feed needs a session: give a logged-in client's cookie, or a client, or the data
+   * directory to log a fresh nurse in.
+   */
+  static async connect(agent: RunningAgent, login: string | DashboardClient | { readonly dataDir: string }): Promise<DashboardFeed> {
+    const cookie = typeof login === 'string' ? login : login instanceof DashboardClient ? login.cookie : (await DashboardClient.logIn(agent, login.dataDir)).cookie;
     const tls = agent.tls !== null;
     const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${agent.httpPort}`;
-    const socket = new WebSocket(`${tls ? 'wss' : 'ws'}://127.0.0.1:${agent.httpPort}/ws`, { origin, ...(agent.tls === null ? {} : { ca: agent.tls.cert }) });
+    const socket = new WebSocket(`${tls ? 'wss' : 'ws'}://127.0.0.1:${agent.httpPort}/ws`, { origin, headers: { cookie }, ...(agent.tls === null ? {} : { ca: agent.tls.cert }) });
     const feed = new DashboardFeed(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../agent/src/app.ts';
-import { DashboardFeed, readAlertLog, startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
+import { agentRequest, DashboardFeed, loggedInClient, readAlertLog, startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { missingPeer } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -35,7 +35,7 @@ describe('agent with its embedded aedes broker, real MQTT clients', () => {
   });
 
   it.skipIf(noMosquittoClients !== null)('mosquitto_pub set_rate at ten times the hard limit: critical alert in alerts.jsonl and on the WebSocket within 1 s; the same from guest is unauthorized', async () => {
-    const feed = await DashboardFeed.connect(agent);
+    const feed = await DashboardFeed.connect(agent, { dataDir: data.dir });
     await waitFor(() => feed.messages.find((m) => m.type === 'snapshot'), 2_000, 'snapshot');
     const station = await connect(agent, 'station-4w', 'demo');
     clients.push(station);
@@ -85,27 +85,22 @@ describe('agent with its embedded aedes broker, real MQTT clients', () => {
     clients.push(guest);
     await guest.publishAsync('ward/pump-02/command', command('guest', 'stop', {}), { qos: 1 });
     const alert = await waitFor(() => agent.alerts.list().find((a) => a.type === 'unauthorized-command'), 1_000, 'alert');
-    const response = await fetch(`http://127.0.0.1:${agent.httpPort}/api/alerts/${alert.id}/ack`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ by: 'RN Okafor', reason: 'Investigating' }),
-    });
+    const nurse = await loggedInClient(agent, data.dir);
+    const response = await nurse.post(`/api/alerts/${alert.id}/ack`, { reason: 'Investigating' });
     expect(response.status).toBe(200);
     await Promise.all(clients.splice(0).map((client) => client.endAsync(true)));
     await agent.stop();
 
+    // Sessions live in memory: after the restart the nurse logs in again.
     agent = await startTestAgent(data.dir);
     const restored = agent.alerts.get(alert.id);
     expect(restored?.state).toBe('acknowledged');
-    expect(restored?.ack?.by).toBe('RN Okafor');
-    const listed = (await (await fetch(`http://127.0.0.1:${agent.httpPort}/api/alerts`)).json()) as { id: string; state: string }[];
+    expect(restored?.ack?.by).toBe(nurse.user.username);
+    expect((await agentRequest(agent, 'GET', '/api/alerts', { cookie: nurse.cookie })).status).toBe(401);
+    const again = await loggedInClient(agent, data.dir);
+    const listed = await again.json<{ id: string; state: string }[]>('/api/alerts');
     expect(listed.find((a) => a.id === alert.id)?.state).toBe('acknowledged');
-    const again = await fetch(`http://127.0.0.1:${agent.httpPort}/api/alerts/${alert.id}/ack`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ by: 'RN Okafor', reason: 'again' }),
-    });
-    expect(again.status).toBe(409);
+    expect((await again.post(`/api/alerts/${alert.id}/ack`, { reason: 'again' })).status).toBe(409);
   });
 
   it('10,000 malformed publishes: counted anomalies, a handful of alerts, and the ward is still served', async () => {
@@ -122,8 +117,9 @@ describe('agent with its embedded aedes broker, real MQTT clients', () => {
       if (i % 2_000 === 0) pump.publish('ward/pump-03/telemetry', JSON.stringify({ ts: new Date().toISOString(), state: 'running', rate_ml_h: 5 + i / 2_000 }));
     }
     await flooder.publishAsync('ward/pump-01/command', 'last', { qos: 1 });
+    const viewer = await loggedInClient(agent, data.dir);
     const health = await waitFor(async () => {
-      const view = (await (await fetch(`http://127.0.0.1:${agent.httpPort}/api/health`)).json()) as { anomalies: Record<string, number> };
+      const view = await viewer.json<{ anomalies: Record<string, number> }>('/api/health');
       const total = (view.anomalies['payload-not-json'] ?? 0) + (view.anomalies['unknown-command'] ?? 0);
       return total >= 10_001 ? view : null;
     }, 20_000, 'all anomalies counted');
@@ -181,7 +177,7 @@ describe('the dashboard socket under hostile clients', () => {
       }
       const odd = await fetch(`http://127.0.0.1:${agent.httpPort}//`);
       expect(odd.status).toBe(400);
-      const health = await fetch(`http://127.0.0.1:${agent.httpPort}/api/health`);
+      const health = await (await loggedInClient(agent, data.dir)).get('/api/health');
       expect(health.status).toBe(200);
     } finally {
       await agent.stop();

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/src/app.ts';
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import type { HealthView } from '../../agent/src/server/dashboard-protocol.ts';
-import { temporaryDataDir } from '../helpers/agent-fixture.ts';
+import { loggedInClient, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
 import { missingMosquitto, startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -45,7 +45,8 @@ describe.skipIf(noMosquitto !== null)('agent with an MQTT tap on Debian\'s mosqu
 
   it('the broker stopped and restarted: health degraded during the gap, then a monitoring-gap alert with its length', async () => {
     const ctx = await start();
-    const health = async (): Promise<HealthView> => (await (await fetch(`http://127.0.0.1:${ctx.agent.httpPort}/api/health`)).json()) as HealthView;
+    const viewer = await loggedInClient(ctx.agent, data.dir);
+    const health = (): Promise<HealthView> => viewer.json<HealthView>('/api/health');
     expect((await health()).reasons.filter((reason) => reason.includes('MQTT tap'))).toEqual([]);
     await ctx.mosquitto.stop();
     const degraded = await waitFor(async () => {

@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../agent/src/app.ts';
 import { MAX_PRE_LOGIN_BYTES } from '../../agent/src/ingest/mqtt-broker.ts';
-import { DashboardFeed, readAlertLog, startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
+import { DashboardFeed, loggedInClient, readAlertLog, startTestAgent, temporaryDataDir, type DashboardClient } from '../helpers/agent-fixture.ts';
 import { CLI, wardwatch } from '../helpers/cli.ts';
 import { demoConfigWith, loadDemoConfig } from '../helpers/demo-config.ts';
 import { missingPeer } from '../helpers/peers.ts';
@@ -40,9 +40,8 @@ async function mosquittoPub(args: readonly string[]): Promise<{ code: number; st
   );
 }
 
-async function anomalies(agent: RunningAgent, ca: Buffer | null): Promise<Record<string, number>> {
-  const body = ca === null ? await (await fetch(`http://127.0.0.1:${agent.httpPort}/api/health`)).text() : (await httpsGet(`https://localhost:${agent.httpPort}/api/health`, ca)).body;
-  return (JSON.parse(body) as { anomalies: Record<string, number> }).anomalies;
+async function anomalies(client: DashboardClient): Promise<Record<string, number>> {
+  return (await client.json<{ anomalies: Record<string, number> }>('/api/health')).anomalies;
 }
 
 /** Waits until the socket is closed by the other side (or fails the test after `ms`). */
@@ -62,6 +61,7 @@ describe.skipIf(noPeers)('the agent with a self-signed certificate made on first
   let agent: RunningAgent;
   let certFile: string;
   let cert: Buffer;
+  let nurse: DashboardClient;
 
   beforeAll(async () => {
     data = temporaryDataDir();
@@ -69,6 +69,7 @@ describe.skipIf(noPeers)('the agent with a self-signed certificate made on first
     if (agent.tls === null) throw new Error('expected TLS');
     certFile = agent.tls.certFile;
     cert = readFileSync(certFile);
+    nurse = await loggedInClient(agent, data.dir);
   });
 
   afterAll(async () => {
@@ -132,19 +133,19 @@ describe.skipIf(noPeers)('the agent with a self-signed certificate made on first
   });
 
   it('Node https and wss trusting only the generated certificate: /api/health, HSTS, the live feed; plain HTTP on the port gets nothing', async () => {
-    const health = await httpsGet(`https://localhost:${agent.httpPort}/api/health`, cert);
+    const health = await httpsGet(`https://localhost:${agent.httpPort}/api/health`, cert, { cookie: nurse.cookie });
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toHaveProperty('status');
     // HSTS for a real name; not for localhost, where it would upgrade every local http:// service.
     expect(health.headers['strict-transport-security']).toBeUndefined();
-    const byAddress = await httpsGet(`https://127.0.0.1:${agent.httpPort}/api/health`, cert);
+    const byAddress = await httpsGet(`https://127.0.0.1:${agent.httpPort}/api/health`, cert, { cookie: nurse.cookie });
     expect(byAddress.headers['strict-transport-security']).toBe('max-age=31536000');
     expect(byAddress.headers['content-security-policy']).toContain("default-src 'none'");
 
     await expect(fetch(`http://127.0.0.1:${agent.httpPort}/api/health`)).rejects.toThrow();
     await expect(httpsGet(`https://localhost:${agent.httpPort}/api/health`, readFileSync(join(data.dir, 'other.pem')))).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
 
-    const feed = await DashboardFeed.connect(agent);
+    const feed = await DashboardFeed.connect(agent, nurse);
     const snapshot = await waitFor(() => feed.messages.find((message) => message.type === 'snapshot'), 3_000, 'snapshot over wss');
     expect(snapshot.type).toBe('snapshot');
     feed.close();
@@ -158,10 +159,19 @@ describe.skipIf(noPeers)('the agent with a self-signed certificate made on first
     });
     foreign.terminate();
     expect(refusal).toBe('403');
+    // Over wss too, no session cookie, no feed.
+    const anonymous = new WebSocket(`wss://localhost:${agent.httpPort}/ws`, { origin: `https://localhost:${agent.httpPort}`, ca: cert });
+    const anonymousRefusal = await new Promise<string>((resolve) => {
+      anonymous.once('open', () => resolve('open'));
+      anonymous.once('unexpected-response', (_request, response) => resolve(String(response.statusCode)));
+      anonymous.once('error', (error) => resolve(error.message));
+    });
+    anonymous.terminate();
+    expect(anonymousRefusal).toBe('401');
   });
 
   it.each(['mqtt', 'mqtts'] as const)('%s: more than 64 KiB before the login is accepted closes the connection and is counted', async (listener) => {
-    const before = (await anomalies(agent, cert))['mqtt-connect-oversize'] ?? 0;
+    const before = (await anomalies(nurse))['mqtt-connect-oversize'] ?? 0;
     const socket: Socket = listener === 'mqtt'
       ? tcpConnect(agent.mqttPort ?? 0, '127.0.0.1')
       : tlsConnect({ host: '127.0.0.1', port: agent.mqttsPort ?? 0, servername: 'localhost', ca: cert });
@@ -171,7 +181,7 @@ describe.skipIf(noPeers)('the agent with a self-signed certificate made on first
     socket.write(Buffer.from([0x10, 0x80, 0xda, 0xc4, 0x5f]));
     socket.write(Buffer.alloc(MAX_PRE_LOGIN_BYTES + 1024, 0x41));
     await closed(socket);
-    await waitFor(async () => ((await anomalies(agent, cert))['mqtt-connect-oversize'] ?? 0) === before + 1, 3_000, 'the anomaly counted');
+    await waitFor(async () => ((await anomalies(nurse))['mqtt-connect-oversize'] ?? 0) === before + 1, 3_000, 'the anomaly counted');
   });
 });
 
@@ -215,7 +225,8 @@ describe.skipIf(noPeers)('the site\'s own certificate, signed by a hospital CA',
       const published = await mosquittoPub(['-h', 'localhost', '-p', String(agent.mqttsPort), '--cafile', pki.caFile, '-u', 'guest', '-P', 'demo', '-q', '1', '-t', 'ward/pump-02/command', '-m', command('guest', 'stop', {})]);
       expect(published).toEqual({ code: 0, stderr: '' });
       await waitFor(() => agent.alerts.list().find((alert) => alert.type === 'unauthorized-command'), 3_000, 'alert over mqtts');
-      const health = await httpsGet(`https://localhost:${agent.httpPort}/api/health`, readFileSync(pki.caFile));
+      const admin = await loggedInClient(agent, agentData, 'admin');
+      const health = await httpsGet(`https://localhost:${agent.httpPort}/api/health`, readFileSync(pki.caFile), { cookie: admin.cookie });
       expect(health.status).toBe(200);
     } finally {
       await agent.stop();

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openDashboardSession } from '../../agent/src/cli/dashboard-session-client.ts';
+import { DEMO_PASSWORD, DEMO_TOTP_SECRET_BASE32 } from '../../agent/src/cli/demo-logins.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { CLI, wardwatch } from '../helpers/cli.ts';
 
@@ -79,11 +81,18 @@ describe('wardwatch command line', () => {
       const page = await fetch(url.replace('localhost', '127.0.0.1'));
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('/assets/app.js');
+      // The demo logins are printed, marked demo-only, and work: password and the published secret's code.
+      expect(stdout).toContain('Dashboard logins — DEMO ONLY');
+      expect(stdout).toMatch(/demo-nurse\s+nurse/);
+      expect(stdout).toContain(`password:  ${DEMO_PASSWORD}`);
+      const session = await openDashboardSession(url.replace('localhost', '127.0.0.1'), { username: 'demo-nurse', password: DEMO_PASSWORD, totpSecretBase32: DEMO_TOTP_SECRET_BASE32 });
       const devices = await waitFor(async () => {
-        const views = (await (await fetch(`${url.replace('localhost', '127.0.0.1')}api/devices`)).json()) as { online: boolean }[];
+        const views = (await (await session.get('api/devices')).json()) as { online: boolean }[];
         return views.filter((view) => view.online).length === 8 ? views : null;
       }, 15_000, 'the simulated ward online');
       expect(devices).toHaveLength(8);
+      await session.logout();
+      expect((await session.get('api/devices')).status).toBe(401);
     } finally {
       child.kill('SIGINT');
     }

@@ -8,7 +8,7 @@ import type { ModbusCommandRecord } from '../../simulators/src/devices/modbus-re
 import { MemoryBus } from '../../simulators/src/transports/memory-bus.ts';
 import { startWard } from '../../simulators/src/ward.ts';
 import type { HostPort, Ward } from '../../simulators/src/ward.ts';
-import { startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
+import { loggedInClient, startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
 
 /**
@@ -96,7 +96,8 @@ describe('a simulated ward over Modbus through the agent\'s gateways', () => {
 
     // Telemetry polls went through too: the agent knows what each pump runs.
     await new Promise((resolve) => setTimeout(resolve, (10 * 1_000) / speed));
-    const views = (await (await fetch(`http://127.0.0.1:${agent.httpPort}/api/devices`)).json()) as Array<{ id: string; state: string | null; summary: string | null }>;
+    const nurse = await loggedInClient(agent, data.dir);
+    const views = await nurse.json<Array<{ id: string; state: string | null; summary: string | null }>>('/api/devices');
     for (const pump of pumps) {
       const { drug, rateMlH } = pump.snapshot();
       expect(views.find((view) => view.id === pump.deviceId), pump.deviceId).toMatchObject({ state: 'running', summary: expect.stringContaining(`${drug} ${rateMlH} mL/h`) });

@@ -33,7 +33,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--mqtt-host <address>', 'address the MQTT broker listens on', '0.0.0.0')
     .option('--mqtt-port <port>', 'plain MQTT port (0 = any free port, logged; off = none, devices must use mqtts)', parsePortOrOff, 1883)
     .option('--mqtts-port <port>', 'MQTT over TLS port, with the certificate of config tls (0 = any free port; off = none)', parsePortOrOff, 8883)
-    .option('--http-host <address>', 'address the dashboard listens on; it has no login yet, so keep it on loopback unless the network is trusted', '127.0.0.1')
+    .option('--http-host <address>', 'address the dashboard listens on: 127.0.0.1 for this machine only (the default), 0.0.0.0 for the nurses\' stations (it asks for a login; keep TLS on)', '127.0.0.1')
     .option('--http-port <port>', 'dashboard port, HTTPS unless config tls.mode is off (0 = any free port, logged)', parsePort, 8080)
     .option('--modbus-host <address>', 'address the Modbus/TCP gateways listen on', '0.0.0.0')
     .option('--modbus-port <port>', 'move the gateways of config modbus.gateways: the i-th listens on port + i (0 = each on a free port, logged)', parsePort)

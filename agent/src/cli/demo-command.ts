@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
@@ -7,6 +8,7 @@ import { startFleet } from '../../../simulators/src/fleet.ts';
 import { ConsoleAlertSink } from './console-alert-sink.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { demoTrigger } from './demo-trigger.ts';
+import { demoCode, demoLoginLines, ensureDemoLogins } from './demo-logins.ts';
 import { DEFAULT_TLS } from '../tls/server-tls.ts';
 import { parsePort, parsePositiveNumber, DEMO_CONFIG } from './options.ts';
 import { tlsBanner } from './tls-banner.ts';
@@ -33,6 +35,14 @@ function demoAccounts(config: Awaited<ReturnType<typeof loadConfigOrExit>>): str
 
 export function registerDemoCommand(program: Command): void {
   program
+    .command('demo-code')
+    .description('print the current 6-digit code of the demo\'s dashboard logins (DEMO ONLY: their authenticator secret is published)')
+    .action(() => {
+      const { code, secondsLeft } = demoCode(Date.now());
+      process.stdout.write(`${code}   (current for ${secondsLeft} more s; a code logs each demo user in once, the next one comes after)\n`);
+    });
+
+  program
     .command('demo')
     .description('run the agent with its embedded broker and store, a simulated ward and the dashboard, all in one process')
     .option('-c, --config <file>', 'site configuration', DEMO_CONFIG)
@@ -47,6 +57,9 @@ export function registerDemoCommand(program: Command): void {
     .action(async (options: DemoOptions) => {
       const config = await loadConfigOrExit(options.config);
       const logger = pino({ level: 'warn' });
+      // The demo's dashboard logins, made in its own data directory if absent (demo-logins.ts).
+      mkdirSync(options.dataDir, { recursive: true, mode: 0o750 });
+      await startOrExit('the demo logins', () => ensureDemoLogins(options.dataDir));
       const agent = await startOrExit('the agent', () =>
         startAgent({
           config: configForAcceleratedWard(config, options.speed),
@@ -78,6 +91,11 @@ export function registerDemoCommand(program: Command): void {
         `  Simulated ward:  ${pumps} infusion pumps, ${programmers} pacemaker programmers, ${options.speed}× real time`,
         '',
         ...(agent.tls === null ? [] : [...tlsBanner(agent.tls), '']),
+        ...demoLoginLines(options.dataDir),
+        agent.tls === null
+          ? '  The session cookie cannot be marked Secure on plain http://; that is why the demo listens on loopback only (--tls for https).'
+          : '  Over https the session cookie is marked Secure.',
+        '',
         'Demo MQTT accounts — DEMO ONLY, the passwords are published:',
         ...demoAccounts(config),
       ];

@@ -292,6 +292,13 @@ export const siteConfigSchema = z.strictObject({
   baseline: baselineSchema,
   /** Absent: `wardwatch agent` uses `{ mode: self-signed }` (agent/src/tls/server-tls.ts, DEFAULT_TLS). */
   tls: tlsSchema.optional(),
+  /** Dashboard logins (agent/src/server/sessions.ts): how long a session lasts. */
+  dashboard: z.strictObject({
+    /** A session not used for this long ends (OWASP: 15–30 min for most applications; shorter where the risk is higher). */
+    sessionIdleMinutes: z.number().int().min(1).max(720).default(15),
+    /** A session ends this long after its login, used or not: a long shift. */
+    sessionHours: z.number().int().min(1).max(24).default(12),
+  }).prefault({}),
 });
 
 export type SiteConfig = z.infer<typeof siteConfigSchema>;

@@ -1,44 +1,38 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AcknowledgeOutcome } from '../alert/alert-manager.ts';
 import { normalizeAddress } from '../ingest/address.ts';
-import type { AlertView, DeviceView, HealthView } from './dashboard-protocol.ts';
+import { accessFor, roleMay } from './access.ts';
+import type { DashboardAuth } from './dashboard-auth.ts';
+import type { AlertView, AuditView, BaselineStatusView, DashboardUserView, DeviceView, HealthView } from './dashboard-protocol.ts';
 import type { DashboardAssets } from './dashboard-assets.ts';
-import { isSameOrigin, type WebSocketHub } from './websocket-hub.ts';
+import { readJsonRequest, send, sendJson } from './http-io.ts';
+import { isSameOrigin } from './same-origin.ts';
+import type { Session } from './sessions.ts';
+import type { WebSocketHub } from './websocket-hub.ts';
+
+export { MAX_BODY_BYTES, SECURITY_HEADERS } from './http-io.ts';
 
 /** What the HTTP API needs from the agent; the composition root provides it. */
 export interface DashboardApi {
   alerts(limit: number): AlertView[];
   devices(): DeviceView[];
   health(): HealthView;
+  /** `by` is the session's user; the composition root also writes the audit entry. */
   acknowledge(id: string, by: string, reason: string, from: string): AcknowledgeOutcome;
+  baseline(): BaselineStatusView;
+  users(): DashboardUserView[];
+  audit(limit: number): AuditView;
 }
 
-const MAX_BODY_BYTES = 4 * 1024;
-
 const acknowledgeBody = z.strictObject({
-  by: z.string().trim().min(1, 'say who acknowledges').max(64),
   reason: z.string().trim().min(1, 'give a reason').max(200),
 });
-
-/**
- * Security headers on every response. The dashboard has no inline script or style, so
- * the policy can forbid both; `connect-src 'self'` covers the same-origin WebSocket.
- */
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
-  'Cache-Control': 'no-store',
-};
 
 /**
  * HSTS over TLS (RFC 6797): a year, this host only (the agent knows nothing of its
@@ -53,24 +47,12 @@ function isLocalhost(host: string | undefined): boolean {
   return host !== undefined && /^localhost(:\d+)?$/i.test(host);
 }
 
-function send(response: ServerResponse, status: number, contentType: string, body: string | Buffer): void {
-  response.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
-  response.end(body);
+function refuseUpgrade(socket: Duplex, status: '401 Unauthorized' | '403 Forbidden'): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-function sendJson(response: ServerResponse, status: number, value: unknown): void {
-  send(response, status, 'application/json; charset=utf-8', JSON.stringify(value));
-}
-
-async function readBody(request: IncomingMessage): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return null;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+function boundedLimit(url: URL, fallback: number, max: number): number {
+  return Math.min(Math.max(Number(url.searchParams.get('limit') ?? fallback) || fallback, 1), max);
 }
 
 /** The agent's HTTP side: the dashboard page and assets, the JSON API and the WebSocket. */
@@ -81,6 +63,7 @@ export class DashboardServer {
     private readonly api: DashboardApi,
     private readonly assets: DashboardAssets | null,
     private readonly hub: WebSocketHub,
+    private readonly auth: DashboardAuth,
     private readonly logger: Logger,
   ) {}
 
@@ -98,8 +81,13 @@ export class DashboardServer {
     server.on('upgrade', (request, socket, head) => {
       // After an upgrade Node no longer watches the socket: a reset while we refuse or accept it must not crash the agent.
       socket.on('error', () => socket.destroy());
-      if (request.url === '/ws') this.hub.handleUpgrade(request, socket, head);
-      else socket.destroy();
+      if (request.url !== '/ws') return socket.destroy();
+      // Both checks before the upgrade: a page elsewhere (Origin), and anyone without a live
+      // session (the cookie), get an HTTP refusal and never a socket.
+      if (!isSameOrigin(request)) return refuseUpgrade(socket, '403 Forbidden');
+      const session = this.auth.peekSession(request);
+      if (session === null) return refuseUpgrade(socket, '401 Unauthorized');
+      this.hub.handleUpgrade(request, socket, head, session.id);
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -129,7 +117,9 @@ export class DashboardServer {
       return sendJson(response, 400, { error: 'bad request target' });
     }
     const method = request.method ?? 'GET';
+    if (url.pathname.startsWith('/api/')) return this.routeApi(request, response, method, url);
     if (method === 'GET') {
+      // Public: the page and its assets hold the login form and nothing about the ward.
       switch (url.pathname) {
         case '/':
         case '/index.html':
@@ -138,18 +128,49 @@ export class DashboardServer {
           return this.sendAsset(response, 'appJs', 'text/javascript; charset=utf-8');
         case '/assets/style.css':
           return this.sendAsset(response, 'styleCss', 'text/css; charset=utf-8');
-        case '/api/alerts': {
-          const limit = Math.min(Math.max(Number(url.searchParams.get('limit') ?? 200) || 200, 1), 1000);
-          return sendJson(response, 200, this.api.alerts(limit));
-        }
-        case '/api/devices':
-          return sendJson(response, 200, this.api.devices());
-        case '/api/health':
-          return sendJson(response, 200, this.api.health());
       }
     }
+    sendJson(response, 404, { error: 'not found' });
+  }
+
+  /** Every /api/ route: public ones, then the session, then the role (server/access.ts). */
+  private async routeApi(request: IncomingMessage, response: ServerResponse, method: string, url: URL): Promise<void> {
+    const access = accessFor(method, url.pathname);
+    if (access.kind === 'public') {
+      switch (url.pathname) {
+        case '/api/login':
+          return this.auth.login(request, response);
+        case '/api/enrol':
+          return this.auth.enrol(request, response);
+        case '/api/logout':
+          return this.auth.logout(request, response);
+        case '/api/session':
+          return this.auth.session(request, response);
+      }
+    }
+    // No session, no answer about what exists: 401 before 404.
+    const session = this.auth.useSession(request);
+    if (session === null) return sendJson(response, 401, { error: 'log in first' });
+    if (access.kind !== 'protected') return sendJson(response, 404, { error: 'not found' });
+    if (!roleMay(session.role, access.route)) {
+      return sendJson(response, 403, { error: `the ${session.role} role may not see or change ${access.route.name}` });
+    }
+    switch (url.pathname) {
+      case '/api/alerts':
+        return sendJson(response, 200, this.api.alerts(boundedLimit(url, 200, 1000)));
+      case '/api/devices':
+        return sendJson(response, 200, this.api.devices());
+      case '/api/health':
+        return sendJson(response, 200, this.api.health());
+      case '/api/baseline':
+        return sendJson(response, 200, this.api.baseline());
+      case '/api/users':
+        return sendJson(response, 200, this.api.users());
+      case '/api/audit':
+        return sendJson(response, 200, this.api.audit(boundedLimit(url, 100, 1000)));
+    }
     const ack = /^\/api\/alerts\/([0-9a-f-]{36})\/ack$/.exec(url.pathname);
-    if (ack !== null && method === 'POST') return this.acknowledge(request, response, ack[1] ?? '');
+    if (ack !== null) return this.acknowledge(request, response, ack[1] ?? '', session);
     sendJson(response, 404, { error: 'not found' });
   }
 
@@ -161,27 +182,10 @@ export class DashboardServer {
     send(response, 200, contentType, this.assets[name]);
   }
 
-  private async acknowledge(request: IncomingMessage, response: ServerResponse, id: string): Promise<void> {
-    // A browser always sends Origin on a POST; a page elsewhere must not acknowledge alerts.
-    if (request.headers.origin !== undefined && !isSameOrigin(request)) {
-      return sendJson(response, 403, { error: 'cross-origin request refused' });
-    }
-    if (!(request.headers['content-type'] ?? '').startsWith('application/json')) {
-      return sendJson(response, 415, { error: 'send application/json' });
-    }
-    const body = await readBody(request);
-    if (body === null) return sendJson(response, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return sendJson(response, 400, { error: 'body is not valid JSON' });
-    }
-    const input = acknowledgeBody.safeParse(parsed);
-    if (!input.success) {
-      return sendJson(response, 400, { error: input.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ') });
-    }
-    const outcome = this.api.acknowledge(id, input.data.by, input.data.reason, normalizeAddress(request.socket.remoteAddress));
+  private async acknowledge(request: IncomingMessage, response: ServerResponse, id: string, session: Session): Promise<void> {
+    const input = await readJsonRequest(request, response, acknowledgeBody);
+    if (input === null) return;
+    const outcome = this.api.acknowledge(id, session.username, input.reason, normalizeAddress(request.socket.remoteAddress));
     if (outcome.ok) return sendJson(response, 200, outcome.alert);
     return sendJson(response, outcome.error === 'not-found' ? 404 : 409, { error: outcome.error === 'not-found' ? 'no such alert' : 'already acknowledged' });
   }
