@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { processAlive } from '../store/process-alive.ts';
 
 /**
  * A cross-process lock file for the few writes that must not interleave: the audit log
@@ -23,21 +24,12 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user (the service account).
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** A lock whose owner is gone. Our own pid is stale too: the lock is not re-entrant, so we cannot be holding it. */
 function stale(file: string): boolean {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0) return pid === process.pid || !alive(pid);
+    if (Number.isInteger(pid) && pid > 0) return pid === process.pid || !processAlive(pid);
     // Empty: the owner died between creating and writing it, or is writing it right now.
     return Date.now() - statSync(file).mtimeMs > 10_000;
   } catch {

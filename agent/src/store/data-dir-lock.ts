@@ -1,5 +1,6 @@
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from './process-alive.ts';
 
 /**
  * `agent.pid` in the data directory while an agent runs there. It keeps two agents off
@@ -9,15 +10,6 @@ import { join } from 'node:path';
 
 export const LOCK_FILE = 'agent.pid';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user (the service account).
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The pid of a live agent using `dataDir`, or null (no lock, or a stale one from a crash). */
 export async function runningAgentPid(dataDir: string): Promise<number | null> {
@@ -28,7 +20,7 @@ export async function runningAgentPid(dataDir: string): Promise<number | null> {
     return null;
   }
   const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : null;
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid) ? pid : null;
 }
 
 export class DataDirLockedError extends Error {
