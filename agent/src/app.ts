@@ -216,6 +216,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     devices: devices(),
     alerts: alerts.list(),
     health: health.view(),
+    screen: { escalateCriticalAfterSeconds: config.dashboard.escalateCriticalAfterSeconds },
   });
   hub = new WebSocketHub(snapshot);
 

@@ -24,12 +24,17 @@ import { UserView } from './render-user.ts';
 import { WardView } from './render-ward.ts';
 import { BaselineView } from './render-baseline.ts';
 import { DashboardState } from './state.ts';
+import { chimesOnArrival, DEFAULT_ESCALATE_CRITICAL_AFTER_SECONDS, escalatedChimesDue, escalatedFor, escalationLabel } from './nurse-alerting.ts';
+import { SoundControl } from './sound.ts';
+import { WallMode } from './wall-mode.ts';
 
 type LoggedIn = Extract<SessionView, { readonly permissions: readonly string[] }>;
 
 const RETRY_SESSION_MS = 3_000;
 /** While the feed is down, how often the page asks whether the session still exists. */
 const SESSION_CHECK_MS = 5_000;
+/** How often escalation labels are refreshed and repeat chimes considered. */
+const ESCALATION_TICK_MS = 1_000;
 
 function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView, banner: BannerView): void {
   const wardView = requireElement('ward-view', HTMLElement);
@@ -38,8 +43,15 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   const baselineLine = new BaselineView();
   const admin = new AdminView();
   const alertsHeading = requireElement('alerts-heading', HTMLElement);
+  const screenControls = requireElement('screen-controls', HTMLElement);
+  const sound = new SoundControl();
+  const wall = new WallMode();
+  setHidden(screenControls, false);
   const alertList = new AlertListView(requireElement('alerts', HTMLElement), {
-    acknowledge: (alertId) => ackDialog.open(alertId),
+    // A wall display shows alerts; they are acknowledged at a station.
+    acknowledge: (alertId) => {
+      if (!wall.active) ackDialog.open(alertId);
+    },
   });
   const ackDialog = new AcknowledgeDialog({
     getAlert: (alertId) => state.alerts.get(alertId),
@@ -61,6 +73,30 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   let shown: MonitoringStatus | null = null;
   let signedOut = false;
   let lastSessionCheck = 0;
+  let snapshotSeen = false;
+  let escalationTimer: number | undefined;
+  let escalateAfterSeconds = DEFAULT_ESCALATE_CRITICAL_AFTER_SECONDS;
+  /** Alert id → when it last chimed (epoch ms), for the once-a-minute repeat of escalated alerts. */
+  const lastChimedAt = new Map<string, number>();
+
+  function chimeFor(alertIds: readonly string[]): void {
+    const last = alertIds[alertIds.length - 1];
+    if (last === undefined || !sound.chime(last)) return;
+    const now = Date.now();
+    for (const id of alertIds) lastChimedAt.set(id, now);
+  }
+
+  /** Once a second: escalation labels, and the repeat chime of escalated alerts. */
+  function checkEscalation(): void {
+    if (signedOut) return;
+    const now = Date.now();
+    for (const alert of state.alerts.values()) {
+      const age = escalatedFor(alert, now, escalateAfterSeconds);
+      alertList.setEscalation(alert.id, age === null ? null : escalationLabel(age));
+    }
+    for (const id of lastChimedAt.keys()) if (state.alerts.get(id)?.state !== 'open') lastChimedAt.delete(id);
+    chimeFor(escalatedChimesDue(state.alerts.values(), now, escalateAfterSeconds, lastChimedAt));
+  }
 
   function applyAlert(alert: AlertView): void {
     const change = state.upsertAlert(alert);
@@ -75,20 +111,30 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   function handleMessage(message: ServerMessage): void {
     lastDataAt = Date.now();
     switch (message.type) {
-      case 'snapshot':
+      case 'snapshot': {
+        // The first snapshot is the past and stays silent; after a reconnect, what arrived while the link was down is news.
+        const arrived = snapshotSeen ? message.alerts.filter((alert) => chimesOnArrival(state.alerts.get(alert.id), alert)).map((alert) => alert.id) : [];
+        snapshotSeen = true;
+        escalateAfterSeconds = message.screen?.escalateCriticalAfterSeconds ?? DEFAULT_ESCALATE_CRITICAL_AFTER_SECONDS;
         state.applySnapshot(message);
         header.renderSite(message.site);
         baselineLine.render(message.health.baseline);
         alertList.sync(state.alerts.values());
         ward.sync(state.devices.values(), (id) => state.openAlertsOf(id));
+        chimeFor(arrived);
+        checkEscalation();
         break;
+      }
       case 'device':
         state.upsertDevice(message.device);
         ward.update(message.device, state.openAlertsOf(message.device.id));
         break;
-      case 'alert':
+      case 'alert': {
+        const chimes = chimesOnArrival(state.alerts.get(message.alert.id), message.alert);
         applyAlert(message.alert);
+        if (chimes) chimeFor([message.alert.id]);
         break;
+      }
       case 'health':
         state.health = message.health;
         baselineLine.render(message.health.baseline);
@@ -128,6 +174,8 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
     connection.stop();
     activity.stop();
     if (ackDialog.isOpen()) ackDialog.close();
+    window.clearInterval(escalationTimer);
+    setHidden(screenControls, true);
     admin.hide();
     setHidden(wardView, true);
     user.render(null, []);
@@ -175,6 +223,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   route();
   connection.start();
   activity.start();
+  escalationTimer = window.setInterval(checkEscalation, ESCALATION_TICK_MS);
 }
 
 async function boot(): Promise<void> {

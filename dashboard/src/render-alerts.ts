@@ -24,6 +24,8 @@ interface Row {
   readonly ackText: HTMLElement;
   readonly ackTime: HTMLElement;
   readonly evidence: HTMLElement;
+  readonly escalation: HTMLElement;
+  readonly escalationText: HTMLElement;
   alert: AlertView;
   key: AlertOrderKey;
   severity: Severity | null;
@@ -164,6 +166,7 @@ export class AlertListView {
     setHidden(row.count, !(alert.count > 1));
     setText(row.time, formatEventTime(alert.lastTs));
     if (row.time.dateTime !== alert.lastTs) row.time.dateTime = alert.lastTs;
+    if (!open) this.showEscalation(row, null);
     setHidden(row.ackButton, !open);
     row.ackButton.disabled = !open;
     if (alert.ack !== null && !open) {
@@ -177,6 +180,21 @@ export class AlertListView {
       if (row.evidence.hidden) row.evidenceOf = null;
       else this.buildEvidence(row);
     }
+  }
+
+  /**
+   * Marks an open alert escalated ("UNACKNOWLEDGED for N min", a stronger border) or
+   * clears the mark (`label` null). main.ts decides, from nurse-alerting.ts, once a second.
+   */
+  setEscalation(alertId: string, label: string | null): void {
+    const row = this.rows.get(alertId);
+    if (row !== undefined) this.showEscalation(row, row.alert.state === 'open' ? label : null);
+  }
+
+  private showEscalation(row: Row, label: string | null): void {
+    setData(row.root, 'escalated', String(label !== null));
+    setText(row.escalationText, label ?? '');
+    setHidden(row.escalation, label === null);
   }
 
   private create(alert: AlertView): Row {
@@ -223,9 +241,17 @@ export class AlertListView {
     evidence.hidden = true;
     toggle.setAttribute('aria-controls', evidence.id);
 
-    root.append(line, ackNote, evidence);
+    const escalation = el('p', 'alert-escalation');
+    const escalationMark = el('span', 'alert-escalation-mark', '⚠');
+    escalationMark.setAttribute('aria-hidden', 'true');
+    const escalationText = el('span', 'alert-escalation-text');
+    escalation.append(escalationMark, escalationText);
+    escalation.hidden = true;
+    root.dataset['escalated'] = 'false';
+
+    root.append(line, escalation, ackNote, evidence);
     const row: Row = {
-      root, toggle, iconSlot, label, place, title, count, time, ackButton, ackNote, ackText, ackTime, evidence,
+      root, toggle, iconSlot, label, place, title, count, time, ackButton, ackNote, ackText, ackTime, evidence, escalation, escalationText,
       alert, key: alertOrderKey(alert), severity: null, evidenceOf: null,
     };
     this.rows.set(alert.id, row);

@@ -292,12 +292,14 @@ export const siteConfigSchema = z.strictObject({
   baseline: baselineSchema,
   /** Absent: `wardwatch agent` uses `{ mode: self-signed }` (agent/src/tls/server-tls.ts, DEFAULT_TLS). */
   tls: tlsSchema.optional(),
-  /** Dashboard logins (agent/src/server/sessions.ts): how long a session lasts. */
+  /** Dashboard logins (agent/src/server/sessions.ts): how long a session lasts; and the nurse screen's escalation. */
   dashboard: z.strictObject({
     /** A session not used for this long ends (OWASP: 15–30 min for most applications; shorter where the risk is higher). */
     sessionIdleMinutes: z.number().int().min(1).max(720).default(15),
     /** A session ends this long after its login, used or not: a long shift. */
     sessionHours: z.number().int().min(1).max(24).default(12),
+    /** A critical alert still unacknowledged this long after it was raised is shown escalated on the nurse screen, and chimes every minute. */
+    escalateCriticalAfterSeconds: z.number().int().min(1).max(86_400).default(120),
   }).prefault({}),
 });
 

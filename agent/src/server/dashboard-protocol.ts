@@ -88,8 +88,15 @@ export interface SiteView {
   readonly ward: string;
 }
 
+/** How the nurse screen behaves, from the site config's `dashboard` section. */
+export interface ScreenSettingsView {
+  /** A critical alert still open this long after its first occurrence (`ts`) is shown escalated, and chimes every minute. */
+  readonly escalateCriticalAfterSeconds: number;
+}
+
 export type ServerMessage =
-  | { readonly type: 'snapshot'; readonly site: SiteView; readonly devices: readonly DeviceView[]; readonly alerts: readonly AlertView[]; readonly health: HealthView }
+  /** `screen` is absent from agents that predate it: the page then uses its defaults. */
+  | { readonly type: 'snapshot'; readonly site: SiteView; readonly devices: readonly DeviceView[]; readonly alerts: readonly AlertView[]; readonly health: HealthView; readonly screen?: ScreenSettingsView }
   | { readonly type: 'device'; readonly device: DeviceView }
   /** A new alert, or an update of one already sent (same id): count, lastTs, state. */
   | { readonly type: 'alert'; readonly alert: AlertView }
