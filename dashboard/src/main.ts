@@ -11,10 +11,11 @@ import type { AlertView, ServerMessage, SessionView } from '../../agent/src/serv
 import { AcknowledgeDialog } from './acknowledge.ts';
 import { ActivityReporter } from './activity.ts';
 import { adminPageOf, AdminView } from './admin-view.ts';
+import { AlertPage, alertPageOf } from './alert-page.ts';
 import { fetchSession, postLogout } from './api.ts';
 import { AgentConnection, agentSocketUrl, type LinkStatus } from './connection.ts';
 import { requireElement, setHidden } from './dom.ts';
-import { SEVERITY_LABEL } from './format.ts';
+import { isSeverity, SEVERITY_LABEL } from './format.ts';
 import { LoginView } from './login-view.ts';
 import { monitoringStatus, type MonitoringStatus } from './monitoring-status.ts';
 import { AlertListView } from './render-alerts.ts';
@@ -42,6 +43,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   const ward = new WardView();
   const baselineLine = new BaselineView();
   const admin = new AdminView();
+  const alertPage = new AlertPage();
   const alertsHeading = requireElement('alerts-heading', HTMLElement);
   const screenControls = requireElement('screen-controls', HTMLElement);
   const sound = new SoundControl();
@@ -62,6 +64,14 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
     focusAfterAcknowledge: () => alertList.firstOpenAckButton() ?? alertsHeading,
     user: session.user,
   });
+  const search = requireElement('alert-search', HTMLInputElement);
+  const severityFilter = requireElement('alert-severity-filter', HTMLSelectElement);
+  const applyFilter = (): void => {
+    const severity = severityFilter.value;
+    alertList.setFilter({ text: search.value, severity: isSeverity(severity) ? severity : null });
+  };
+  search.addEventListener('input', applyFilter);
+  severityFilter.addEventListener('change', applyFilter);
   const user = new UserView(() => {
     user.setLoggingOut(true);
     void postLogout().finally(() => window.location.reload());
@@ -102,6 +112,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
     const change = state.upsertAlert(alert);
     if (change === null) return;
     alertList.upsert(alert);
+    if (alertPage.alertId === alert.id) alertPage.show(alert.id, alert, snapshotSeen);
     if (alert.deviceId !== null) ward.updateAlerts(alert.deviceId, state.openAlertsOf(alert.deviceId));
     const before = change.previous?.deviceId;
     if (before !== undefined && before !== null && before !== alert.deviceId) ward.updateAlerts(before, state.openAlertsOf(before));
@@ -120,6 +131,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
         header.renderSite(message.site);
         baselineLine.render(message.health.baseline);
         alertList.sync(state.alerts.values());
+        if (alertPage.alertId !== null) alertPage.show(alertPage.alertId, state.alerts.get(alertPage.alertId), true);
         ward.sync(state.devices.values(), (id) => state.openAlertsOf(id));
         chimeFor(arrived);
         checkEscalation();
@@ -177,6 +189,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
     window.clearInterval(escalationTimer);
     setHidden(screenControls, true);
     admin.hide();
+    alertPage.hide();
     setHidden(wardView, true);
     user.render(null, []);
     banner.render({ level: 'ok', reasons: [] }, lastDataAt);
@@ -196,6 +209,14 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
 
   function route(): void {
     if (signedOut) return;
+    const alertId = alertPageOf(window.location.hash);
+    if (alertId !== null) {
+      admin.hide();
+      setHidden(wardView, true);
+      alertPage.show(alertId, state.alerts.get(alertId), snapshotSeen);
+      return;
+    }
+    alertPage.hide();
     const page = adminPageOf(window.location.hash);
     if (page === null) {
       admin.hide();

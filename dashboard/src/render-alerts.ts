@@ -9,6 +9,7 @@ import { el, requireElement, setData, setHidden, setText } from './dom.ts';
 import { alertHeadline, alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
 import { severityIcon } from './icons.ts';
 import { alertOrderKey, compareAlertKeys, type AlertOrderKey } from './state.ts';
+import { alertHref } from './alert-page.ts';
 
 interface Row {
   readonly root: HTMLLIElement;
@@ -20,6 +21,7 @@ interface Row {
   readonly count: HTMLElement;
   readonly time: HTMLTimeElement;
   readonly ackButton: HTMLButtonElement;
+  readonly details: HTMLAnchorElement;
   readonly ackNote: HTMLElement;
   readonly ackText: HTMLElement;
   readonly ackTime: HTMLElement;
@@ -41,6 +43,27 @@ interface Section {
 
 export interface AlertListActions {
   acknowledge(alertId: string): void;
+}
+
+/** The alert list's client-side filter: words in the title, device, type or place; one severity or all. */
+export interface AlertFilter {
+  readonly text: string;
+  readonly severity: Severity | null;
+}
+
+export const NO_FILTER: AlertFilter = { text: '', severity: null };
+
+export function isFiltering(filter: AlertFilter): boolean {
+  return filter.text.trim() !== '' || filter.severity !== null;
+}
+
+/** Whether `alert` passes: every whitespace-separated word appears (case-insensitive) in its title, device id, type or place. */
+export function alertMatches(alert: AlertView, filter: AlertFilter): boolean {
+  if (filter.severity !== null && alert.severity !== filter.severity) return false;
+  const words = filter.text.toLowerCase().split(/\s+/).filter((word) => word !== '');
+  if (words.length === 0) return true;
+  const haystack = [alert.title, alert.deviceId ?? '', alert.type, alertPlace(alert)].join('\n').toLowerCase();
+  return words.every((word) => haystack.includes(word));
 }
 
 let evidenceIds = 0;
@@ -70,7 +93,9 @@ export class AlertListView {
   private readonly openCount = requireElement('open-alert-count', HTMLElement);
   private readonly acknowledgedCount = requireElement('acknowledged-alert-count', HTMLElement);
   private readonly openEmpty = requireElement('open-alerts-empty', HTMLElement);
+  private readonly filterCount = requireElement('alert-filter-count', HTMLElement);
   private readonly rows = new Map<string, Row>();
+  private filter: AlertFilter = NO_FILTER;
 
   constructor(
     container: HTMLElement,
@@ -134,9 +159,16 @@ export class AlertListView {
     this.renderCounts();
   }
 
-  /** The first open row's Acknowledge button, to move focus to after an acknowledgement. */
+  /** Hides the rows that do not match; the count line says how many are shown. */
+  setFilter(filter: AlertFilter): void {
+    this.filter = filter;
+    for (const row of this.rows.values()) setHidden(row.root, !alertMatches(row.alert, filter));
+    this.renderCounts();
+  }
+
+  /** The first shown open row's Acknowledge button, to move focus to after an acknowledgement. */
   firstOpenAckButton(): HTMLButtonElement | null {
-    const first = this.open.order[0];
+    const first = this.open.order.find((key) => this.rows.get(key.id)?.root.hidden === false);
     return first === undefined ? null : this.rows.get(first.id)?.ackButton ?? null;
   }
 
@@ -152,6 +184,7 @@ export class AlertListView {
   private write(row: Row, alert: AlertView): void {
     row.alert = alert;
     row.key = alertOrderKey(alert);
+    setHidden(row.root, !alertMatches(alert, this.filter));
     const open = alert.state !== 'acknowledged';
     setData(row.root, 'severity', alert.severity);
     setData(row.root, 'state', open ? 'open' : 'acknowledged');
@@ -226,7 +259,13 @@ export class AlertListView {
     const ackButton = el('button', 'ack-button', 'Acknowledge');
     ackButton.type = 'button';
     ackButton.dataset['action'] = 'ack';
-    line.append(toggle, ackButton);
+    const details = el('a', 'alert-details', 'Details');
+    details.href = alertHref(alert.id);
+    details.setAttribute('aria-label', 'Details and evidence of this alert');
+    // Stacked under Acknowledge, so the row's text keeps its width.
+    const actions = el('div', 'alert-actions');
+    actions.append(ackButton, details);
+    line.append(toggle, actions);
 
     const ackNote = el('p', 'alert-ack');
     const ackMark = el('span', 'alert-ack-mark', '✔');
@@ -251,7 +290,7 @@ export class AlertListView {
 
     root.append(line, escalation, ackNote, evidence);
     const row: Row = {
-      root, toggle, iconSlot, label, place, title, count, time, ackButton, ackNote, ackText, ackTime, evidence, escalation, escalationText,
+      root, toggle, iconSlot, label, place, title, count, time, ackButton, details, ackNote, ackText, ackTime, evidence, escalation, escalationText,
       alert, key: alertOrderKey(alert), severity: null, evidenceOf: null,
     };
     this.rows.set(alert.id, row);
@@ -320,6 +359,20 @@ export class AlertListView {
   private renderCounts(): void {
     setText(this.openCount, String(this.open.order.length));
     setText(this.acknowledgedCount, String(this.acknowledged.order.length));
-    setHidden(this.openEmpty, this.open.order.length > 0);
+    if (!isFiltering(this.filter)) {
+      setText(this.openEmpty, 'No open alerts');
+      setHidden(this.openEmpty, this.open.order.length > 0);
+      setText(this.filterCount, '');
+      setHidden(this.filterCount, true);
+      return;
+    }
+    const shownIn = (section: Section): number => section.order.reduce((sum, key) => sum + (this.rows.get(key.id)?.root.hidden === false ? 1 : 0), 0);
+    const open = shownIn(this.open);
+    const acknowledged = shownIn(this.acknowledged);
+    const total = this.open.order.length + this.acknowledged.order.length;
+    setText(this.filterCount, `Showing ${open + acknowledged} of ${total} alerts (${open} open, ${acknowledged} acknowledged)`);
+    setHidden(this.filterCount, false);
+    setText(this.openEmpty, this.open.order.length === 0 ? 'No open alerts' : 'No open alert matches the filter');
+    setHidden(this.openEmpty, open > 0);
   }
 }

@@ -22,6 +22,8 @@ export class HeaderView {
 
   renderSite(site: SiteView): void {
     setText(this.siteName, site.name);
+    // The name may end in an ellipsis on a narrow header; the tooltip has it whole.
+    if (this.siteName.title !== site.name) this.siteName.title = site.name;
     setText(this.wardName, `Ward ${site.ward}`);
   }
 

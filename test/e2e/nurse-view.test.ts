@@ -163,4 +163,103 @@ describe.skipIf(skipBrowserTests())('nurse view: chime, escalation, wall display
       throw error;
     }
   });
+
+  it('opens an alert\'s evidence page (command, sender, rule, all as text), filters the list by words and severity, and keeps the header on one line for the site name at 1280 and 1600 px', async () => {
+    if (agent === null || browser === null || station === null) throw new Error('setup failed');
+    const running = agent;
+    const page = browser.page;
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    try {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(running.url);
+      await page.locator('#ward-view').waitFor({ state: 'visible', timeout: 10_000 });
+      await expect.poll(() => page.locator('#link-indicator').getAttribute('data-link')).toBe('ok');
+      // The wall test may have left the page in wall mode; this one is at a station.
+      if ((await page.locator('body').getAttribute('data-wall')) === 'true') await page.locator('#wall-toggle').click();
+
+      // A command whose payload carries markup: it must show as text, never as elements.
+      const hostile = '<img src=x id=injected-image>';
+      await station.publishAsync('ward/pump-04/command', command('program_infusion', { drug: 'heparin', rate_ml_h: 14.4, vtbi_ml: 250, weight_kg: 80, care_area: 'ICU' }), { qos: 1 });
+      await station.publishAsync('ward/pump-04/command', JSON.stringify({ ...(JSON.parse(command('set_rate', { rate_ml_h: 320 })) as object), user: hostile }), { qos: 1 });
+      const alertId = await criticalAlertOn(page, 'pump-04');
+
+      // Filters: a search for pump-04 hides every other pump's alerts, and the count says so.
+      const rows = page.locator('#open-alerts [data-alert-id]');
+      const total = await rows.count();
+      expect(total).toBeGreaterThan(1);
+      await page.locator('#alert-search').fill('pump-04');
+      await expect.poll(() => page.locator('#open-alerts [data-alert-id]:visible').count()).toBeGreaterThanOrEqual(1);
+      for (const text of await page.locator('#open-alerts [data-alert-id]:visible').allTextContents()) expect(text).toContain('pump-04');
+      expect(await page.locator('#open-alerts [data-alert-id]:visible').count()).toBeLessThan(total);
+      expect(await page.locator('#open-alerts [data-alert-id]').filter({ hasText: 'pump-01' }).first().isVisible()).toBe(false);
+      expect(await page.locator('#alert-filter-count').textContent()).toMatch(/^Showing \d+ of \d+ alerts/);
+      // Severity on top of the words: only the critical ones of pump-04.
+      await page.locator('#alert-severity-filter').selectOption('critical');
+      for (const severity of await page.locator('#open-alerts [data-alert-id]:visible').evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-severity')))) expect(severity).toBe('critical');
+      // Words that match nothing: no rows, and the empty note says why.
+      await page.locator('#alert-search').fill('no-such-device');
+      expect(await page.locator('#open-alerts [data-alert-id]:visible').count()).toBe(0);
+      expect(await page.locator('#open-alerts-empty').textContent()).toBe('No open alert matches the filter');
+      await page.locator('#alert-search').fill('');
+      await page.locator('#alert-severity-filter').selectOption('');
+      expect(await page.locator('#open-alerts [data-alert-id]:visible').count()).toBe(total);
+      expect(await page.locator('#alert-filter-count').isVisible()).toBe(false);
+
+      // The evidence page, from the row's Details link.
+      await page.locator(`#open-alerts [data-alert-id=${JSON.stringify(alertId)}] .alert-details`).click();
+      await page.locator('#alert-view').waitFor({ state: 'visible', timeout: 5_000 });
+      expect(page.url()).toContain(`#alert/${alertId}`);
+      expect(await page.locator('#ward-view').isVisible()).toBe(false);
+      expect(await page.locator('#alert-view-heading').textContent()).toBe('Alert: Bed 4 · pump-04');
+      expect(await page.locator('#alert-view .alert-page-head .severity-label').textContent()).toBe('CRITICAL');
+      expect(await page.locator('#alert-view .alert-page-head svg.icon-critical').count()).toBe(1);
+      expect(await page.locator('#alert-view [data-field="title"]').textContent()).toContain('above the hard limit');
+      expect(await page.locator('#alert-view [data-field="state"]').textContent()).toBe('Open, not acknowledged');
+      expect(await page.locator('#alert-view [data-field="count"]').textContent()).toBe('1');
+      // The raw command as JSON, and its sender.
+      const commandText = (await page.locator('#alert-view pre[data-field="command"]').textContent()) ?? '';
+      expect(JSON.parse(commandText)).toMatchObject({ command: 'set_rate', issuer: 'station-4w', params: { rate_ml_h: 320 } });
+      expect(await page.locator('#alert-view [data-field="account"]').textContent()).toBe('station-4w');
+      expect(await page.locator('#alert-view [data-field="role"]').textContent()).toBe('station');
+      expect(await page.locator('#alert-view [data-field="clientId"]').textContent()).toBe(`station-4w-nurse-e2e-${process.pid}`);
+      expect(await page.locator('#alert-view [data-field="address"]').textContent()).toBe('127.0.0.1');
+      expect(await page.locator('#alert-view [data-field="transport"]').textContent()).toMatch(/mqtt/i);
+      expect(await page.locator('#alert-view [data-field="rule"]').textContent()).toBeTruthy();
+      // Wire text stays text: the markup in the command's `user` field is shown, and made no element.
+      expect(JSON.parse(commandText)).toMatchObject({ user: hostile });
+      expect(await page.locator('#injected-image').count()).toBe(0);
+
+      // An acknowledgement shows on the open page, live.
+      await page.evaluate(`fetch('/api/alerts/${alertId}/ack', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'Investigating' }), credentials: 'same-origin' }).then((r) => r.status)`);
+      await expect.poll(() => page.locator('#alert-view [data-field="state"]').textContent(), { timeout: 5_000 }).toBe('Acknowledged');
+      expect(await page.locator('#alert-view [data-field="ack-by"]').textContent()).toBe('rn-wall');
+      expect(await page.locator('#alert-view [data-field="ack-reason"]').textContent()).toBe('Investigating');
+
+      // Back to the ward.
+      await page.locator('#alert-view .back-link').click();
+      await page.locator('#ward-view').waitFor({ state: 'visible', timeout: 5_000 });
+      expect(await page.locator('#alert-view').isVisible()).toBe(false);
+
+      // Header: at station widths the site name is one line, and nothing spills out of the window.
+      for (const width of [1280, 1600]) {
+        await page.setViewportSize({ width, height: 900 });
+        const site = await page.locator('#site-name').boundingBox();
+        const clock = await page.locator('#clock').boundingBox();
+        const lineHeight = Number.parseFloat(String(await page.evaluate(`getComputedStyle(document.getElementById('site-name')).lineHeight`)));
+        expect(site?.height ?? Infinity).toBeLessThan(lineHeight * 1.5);
+        expect(site?.width ?? 0).toBeGreaterThan(0);
+        expect((clock?.x ?? Infinity) + (clock?.width ?? 0)).toBeLessThanOrEqual(width);
+        expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+      }
+      expect(pageErrors).toEqual([]);
+    } catch (error) {
+      const screenshot = join(tmpdir(), `wardwatch-e2e-alert-page-failure-${Date.now()}.png`);
+      await page.screenshot({ path: screenshot, fullPage: true }).then(
+        () => console.error(`alert page e2e failed; screenshot: ${screenshot}`),
+        () => undefined,
+      );
+      throw error;
+    }
+  });
 });

@@ -26,6 +26,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: /^\/api\/logout$/, permission: null, name: 'log out' },
   { method: 'GET', path: /^\/api\/session$/, permission: null, name: 'who is logged in' },
   { method: 'GET', path: /^\/api\/alerts$/, permission: 'alerts.view', name: 'the alerts' },
+  { method: 'GET', path: /^\/api\/alerts\/export$/, permission: 'alerts.view', name: 'the alerts export' },
   { method: 'GET', path: /^\/api\/devices$/, permission: 'alerts.view', name: 'the devices' },
   { method: 'GET', path: /^\/api\/health$/, permission: 'alerts.view', name: 'the agent\'s health' },
   { method: 'POST', path: /^\/api\/alerts\/[0-9a-f-]{36}\/ack$/, permission: 'alerts.acknowledge', name: 'acknowledge an alert' },

@@ -5,9 +5,10 @@ import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { AcknowledgeOutcome } from '../alert/alert-manager.ts';
+import { MAX_RECENT_ALERTS, type AcknowledgeOutcome } from '../alert/alert-manager.ts';
 import { normalizeAddress } from '../ingest/address.ts';
 import { accessFor, roleMay } from './access.ts';
+import { alertsCsv, exportFileName, isExportFormat } from './alert-export.ts';
 import type { DashboardAuth } from './dashboard-auth.ts';
 import type { AlertView, AuditView, BaselineStatusView, DashboardUserView, DeviceView, HealthView } from './dashboard-protocol.ts';
 import type { DashboardAssets } from './dashboard-assets.ts';
@@ -158,6 +159,8 @@ export class DashboardServer {
     switch (url.pathname) {
       case '/api/alerts':
         return sendJson(response, 200, this.api.alerts(boundedLimit(url, 200, 1000)));
+      case '/api/alerts/export':
+        return this.exportAlerts(response, url);
       case '/api/devices':
         return sendJson(response, 200, this.api.devices());
       case '/api/health':
@@ -172,6 +175,16 @@ export class DashboardServer {
     const ack = /^\/api\/alerts\/([0-9a-f-]{36})\/ack$/.exec(url.pathname);
     if (ack !== null) return this.acknowledge(request, response, ack[1] ?? '', session);
     sendJson(response, 404, { error: 'not found' });
+  }
+
+  /** Every alert the agent keeps (at most MAX_RECENT_ALERTS), as a download. */
+  private exportAlerts(response: ServerResponse, url: URL): void {
+    const format = url.searchParams.get('format');
+    if (!isExportFormat(format)) return sendJson(response, 400, { error: 'format must be csv or json' });
+    const alerts = this.api.alerts(MAX_RECENT_ALERTS);
+    const disposition = { 'Content-Disposition': `attachment; filename="${exportFileName(format, new Date())}"` };
+    if (format === 'json') return sendJson(response, 200, alerts, disposition);
+    send(response, 200, 'text/csv; charset=utf-8; header=present', alertsCsv(alerts), disposition);
   }
 
   private sendAsset(response: ServerResponse, name: keyof DashboardAssets, contentType: string): void {
