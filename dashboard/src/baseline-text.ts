@@ -9,6 +9,6 @@ function hours(value: number): string {
 export function baselineText(view: BaselineHealthView): string {
   if (view.mode === 'off') return 'Learned baseline: off';
   if (view.mode === 'learn') return `Learned baseline: learning only, ${hours(view.hoursLearned)} so far; no learned alerts`;
-  if (!view.judging) return `Learned baseline: learning, ${hours(view.hoursLearned)} of ${hours(view.learningHours)}; learned alerts start after`;
+  if (!view.judging) return `Learned baseline: learning, ${hours(view.hoursLearned)} of ${hours(view.learningHours)} done; no learned alerts yet`;
   return `Learned baseline: watching, learned over ${hours(view.hoursLearned)} on ${view.devicesLearned} devices`;
 }

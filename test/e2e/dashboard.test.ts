@@ -101,7 +101,7 @@ describe.skipIf(skipBrowserTests())('dashboard (browser, real agent)', () => {
       await expect.poll(() => page.locator('#link-indicator').getAttribute('data-link')).not.toBe('connecting');
       expect(await page.locator('#monitoring-banner').textContent()).not.toContain('OFFLINE');
       // The learned baseline's progress, for the engineer: a fresh agent is learning (issue 5).
-      expect(await page.locator('#baseline-status').textContent()).toMatch(/^Learned baseline: learning, 0 h of 24 h; learned alerts start after$/);
+      expect(await page.locator('#baseline-status').textContent()).toMatch(/^Learned baseline: learning, 0 h of 24 h done; no learned alerts yet$/);
 
       // A station programs heparin, then sets ten times the hard limit (40 units/kg/h):
       // 320 mL/h × 100 units/mL ÷ 80 kg = 400 units/kg/h.
