@@ -11,6 +11,8 @@ import { MqttTapIngest } from './ingest/mqtt-tap.ts';
 import type { AlertType } from './alert/catalogue.ts';
 import type { DeviceState } from './normalize/device-state.ts';
 import type { Pipeline } from './pipeline.ts';
+import type { PipelineEvent } from './normalize/events.ts';
+import type { OutboundChannel } from './export/outbound.ts';
 import { createMonitor } from './monitor.ts';
 import { AlertLog } from './store/alert-log.ts';
 import { AlertStore } from './store/alert-store.ts';
@@ -197,6 +199,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       markDevice(alert.deviceId);
     },
   };
+  // Outputs that want every pipeline event (device history, InfluxDB, metrics) and the
+  // outbound channels (InfluxDB, syslog, uplink), each added below by its own section.
+  const eventObservers: ((event: PipelineEvent) => void)[] = [];
+  const outbound: OutboundChannel[] = [];
   let broker: MqttBrokerIngest | null = null;
   let tap: MqttTapIngest | null = null;
   const inventoryProfiles = new Map(config.devices.map((device) => [device.id, device.profile]));
@@ -208,6 +214,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     initialAlerts: store.loadRecent(MAX_RECENT_ALERTS),
     connectedClients: () => broker?.connectedClients ?? 0,
     onDeviceChange: (changed) => markDevice(changed.device.config.id),
+    onEvent: (event) => {
+      for (const observe of eventObservers) observe(event);
+    },
   });
 
   const snapshot = (): ServerMessage => ({
@@ -362,6 +371,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     started.catch(() => undefined);
   }
   baselineKeeper.start(baseline);
+  // Outbound channels keep their own queues and retry on their own: a peer that is away
+  // never stops monitoring (principle 7), so a failed start is logged, not thrown.
+  for (const channel of outbound) {
+    channel.start().catch((error: unknown) => logger.error({ err: error, output: channel.name }, 'outbound output failed to start; it keeps retrying'));
+  }
   const deviceTicker = setInterval(pushDevices, DEVICE_PUSH_MS);
   deviceTicker.unref();
   const healthTicker = setInterval(() => hub?.broadcast({ type: 'health', health: health.view() }), HEALTH_INTERVAL_MS);
@@ -390,6 +404,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       clearInterval(healthTicker);
       clearInterval(sessionSweeper);
       await tap?.stop();
+      await Promise.all(outbound.map((channel) => channel.stop().catch((error: unknown) => logger.error({ err: error, output: channel.name }, 'outbound output failed to stop'))));
       await broker?.stop();
       await gateway?.stop();
       await dashboard.stop();

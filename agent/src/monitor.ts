@@ -37,6 +37,7 @@ import { localTimeConverter } from './model/local-time.ts';
 import { AgentHealth } from './health/agent-health.ts';
 import { MqttAccountVerifier } from './ingest/mqtt-account-verifier.ts';
 import { DeviceStateTracker, type DeviceState } from './normalize/device-state.ts';
+import type { PipelineEvent } from './normalize/events.ts';
 import { Inventory } from './normalize/inventory.ts';
 import { Normalizer } from './normalize/normalizer.ts';
 import { FindingRecorder, Pipeline } from './pipeline.ts';
@@ -50,6 +51,8 @@ export interface MonitorOptions {
   readonly connectedClients?: () => number;
   readonly tapGapSince?: () => number | null;
   readonly onDeviceChange?: (state: DeviceState) => void;
+  /** Every event, after the detectors and the device state have seen it (history, exports, metrics). */
+  readonly onEvent?: (event: PipelineEvent) => void;
   /** Restores a saved baseline into the fresh model before the first event (baseline-file.ts). */
   readonly restoreBaseline?: (model: BaselineModel) => void;
 }
@@ -133,6 +136,6 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     ...(options.tapGapSince === undefined ? {} : { tapGapSince: options.tapGapSince }),
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);
-  const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), new ModbusNormalizer(inventory), engine, state, health, findings, onDeviceChange);
+  const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), new ModbusNormalizer(inventory), engine, state, health, findings, onDeviceChange, options.onEvent ?? null);
   return { pipeline, alerts, state, health, verifier, detectors, baseline };
 }

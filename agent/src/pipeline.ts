@@ -44,6 +44,8 @@ export class Pipeline {
     private readonly health: AgentHealth,
     private readonly findings: FindingRecorder,
     private readonly onDeviceChange: (state: DeviceState) => void,
+    /** After the detectors and the state: outputs that want every event (device history, InfluxDB, metrics). */
+    private readonly onEvent: ((event: PipelineEvent) => void) | null = null,
   ) {}
 
   /** Processes one observation; returns the types of the findings it caused (usually none). */
@@ -70,5 +72,6 @@ export class Pipeline {
     this.engine.process(event);
     const changed = this.state.apply(event);
     if (changed !== null) this.onDeviceChange(changed);
+    this.onEvent?.(event);
   }
 }
