@@ -13,9 +13,13 @@ import type { DeviceState } from './normalize/device-state.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { PipelineEvent } from './normalize/events.ts';
 import type { OutboundChannel } from './export/outbound.ts';
+import { createSyslogSinks } from './export/syslog-sink.ts';
+import { MqttUplink } from './export/uplink.ts';
 import { createMonitor } from './monitor.ts';
 import { AlertLog } from './store/alert-log.ts';
 import { AlertStore } from './store/alert-store.ts';
+import { InfluxSink } from './store/influx-sink.ts';
+import { pointContext } from './store/influx-points.ts';
 import type { BaselineModel } from './detect/baseline/baseline-model.ts';
 import { BaselineKeeper } from './store/baseline-keeper.ts';
 import { lockDataDir } from './store/data-dir-lock.ts';
@@ -23,7 +27,13 @@ import { loadDashboardAssets, type DashboardAssets } from './server/dashboard-as
 import { HEALTH_INTERVAL_MS, type AlertView, type DeviceView, type ServerMessage } from './server/dashboard-protocol.ts';
 import { deviceView } from './server/device-views.ts';
 import { DashboardServer } from './server/http-server.ts';
+import { deviceHistoryView } from './server/device-history-view.ts';
+import { DeviceHistoryStore } from './store/device-history.ts';
 import { WebSocketHub } from './server/websocket-hub.ts';
+import { MetricsServer } from './server/metrics-server.ts';
+import type { IngestStallTimes } from './health/agent-health.ts';
+import { agentMetrics } from './health/agent-metrics.ts';
+import { ProcessMetrics } from './health/process-metrics.ts';
 import { prepareServerTls, type ServerTls } from './tls/server-tls.ts';
 import { AuditLog, readAuditLines, verifyAuditLog } from './audit/audit-log.ts';
 import { LoginGuard, type LoginBurst } from './auth/login-guard.ts';
@@ -61,6 +71,12 @@ export interface AgentOptions {
   readonly extraSinks?: readonly AlertSink[];
   /** Dashboard session limits; default from the config's `dashboard` section (tests shorten the idle timeout). */
   readonly sessions?: Partial<SessionOptions>;
+  /** /metrics and /healthz, plain HTTP without login (server/metrics-server.ts); default 127.0.0.1. */
+  readonly metricsHost?: string;
+  /** Their port: 0 = a free port; null or absent = none (`wardwatch agent` passes 9464 unless told `off`). */
+  readonly metricsPort?: number | null;
+  /** Shorter ingest-stall and start-up grace times for health (tests); default 30 s and 60 s. */
+  readonly ingestStall?: Partial<IngestStallTimes>;
 }
 
 export interface RunningAgent {
@@ -69,6 +85,8 @@ export interface RunningAgent {
   /** MQTT over TLS; null when off. */
   readonly mqttsPort: number | null;
   readonly httpPort: number;
+  /** /metrics and /healthz; null when off, or when the port could not be bound (logged; monitoring goes on). */
+  readonly metricsPort: number | null;
   /** Dashboard URL: https:// when TLS is on. */
   readonly url: string;
   /** The certificate the dashboard and mqtts present (file, SHA-256 fingerprint, validity); null without TLS. */
@@ -76,6 +94,8 @@ export interface RunningAgent {
   readonly alertLogFile: string;
   /** Bound Modbus gateway port per device id. */
   readonly modbusPorts: ReadonlyMap<string, number>;
+  /** Outputs that send off this machine (InfluxDB, syslog, uplink): name and queue stats of each. */
+  readonly outbound: readonly OutboundChannel[];
   readonly pipeline: Pipeline;
   readonly alerts: AlertManager;
   /** The learned baseline, saved in the data directory (issue 5). */
@@ -96,7 +116,7 @@ const TAP_START_WAIT_MS = 3_000;
 const DEVICE_PUSH_MS = 500;
 
 /** What a closed live feed tells the page, per reason its session ended. */
-const SESSION_END_TEXT: Readonly<Record<SessionEndReason, string>> = {
+export const SESSION_END_TEXT: Readonly<Record<SessionEndReason, string>> = {
   logout: 'logged out',
   idle: 'signed out after a time without use',
   expired: 'the session reached its maximum length',
@@ -106,7 +126,7 @@ const SESSION_END_TEXT: Readonly<Record<SessionEndReason, string>> = {
 };
 
 /** How often ended sessions are swept (and their feeds closed): a quarter of the idle timeout, between 250 ms and 15 s. */
-function sweepInterval(idleMs: number): number {
+export function sweepInterval(idleMs: number): number {
   return Math.min(15_000, Math.max(250, Math.floor(idleMs / 4)));
 }
 
@@ -201,22 +221,60 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   };
   // Outputs that want every pipeline event (device history, InfluxDB, metrics) and the
   // outbound channels (InfluxDB, syslog, uplink), each added below by its own section.
-  const eventObservers: ((event: PipelineEvent) => void)[] = [];
+  const eventObservers: ((event: PipelineEvent, findings: readonly AlertType[]) => void)[] = [];
   const outbound: OutboundChannel[] = [];
+  // The uplink to the central broker (issue 8, many wards): alerts, health and the device
+  // summary for `wardwatch hub`; an alert sink and an outbound channel. It reads health,
+  // devices and alerts only once the outputs have started.
+  const uplink = config.uplink === undefined ? null : new MqttUplink({
+    config: config.uplink,
+    site: config.site,
+    dataDir: options.dataDir,
+    health: () => health.view(),
+    devices: () => devices(),
+    openAlerts: () => alerts.list(),
+    logger,
+  });
+  if (uplink !== null) outbound.push(uplink);
+  // InfluxDB (issue 8, config `influxdb`): telemetry, commands and alerts as time series. Its
+  // observer and alert calls only queue points; its own timer writes them (store/influx-sink.ts).
+  const influx = config.influxdb === undefined ? null : new InfluxSink({ config: config.influxdb, context: pointContext(config.drugLibrary, config.site.ward, config.devices), logger });
+  if (influx !== null) {
+    eventObservers.push(influx.observe);
+    outbound.push(influx);
+  }
+  // SIEM export (issue 8, config `siem`): raised alerts and acknowledgements as RFC 5424
+  // syslog in CEF, one sink and bounded queue per collector (export/syslog-sink.ts).
+  const syslogSinks = createSyslogSinks(config.siem, config.site.ward, logger);
+  outbound.push(...syslogSinks);
   let broker: MqttBrokerIngest | null = null;
   let tap: MqttTapIngest | null = null;
   const inventoryProfiles = new Map(config.devices.map((device) => [device.id, device.profile]));
-  const { pipeline, alerts, state, health, verifier, baseline } = createMonitor(config, {
+  const { pipeline, alerts, state, health, verifier, baseline, engine } = createMonitor(config, {
     ...(savedBaseline === null ? {} : { restoreBaseline: (model) => BaselineKeeper.restore(model, savedBaseline, inventoryProfiles) }),
     tapGapSince: () => tap?.gapOpenSince ?? null,
-    sinks: [store, alertLog, dashboardSink, ...(options.extraSinks ?? [])],
+    sinks: [store, alertLog, dashboardSink, ...(uplink === null ? [] : [uplink]), ...(influx === null ? [] : [influx]), ...syslogSinks, ...(options.extraSinks ?? [])],
     logger,
     initialAlerts: store.loadRecent(MAX_RECENT_ALERTS),
+    ...(options.ingestStall === undefined ? {} : { ingestStall: options.ingestStall }),
     connectedClients: () => broker?.connectedClients ?? 0,
     onDeviceChange: (changed) => markDevice(changed.device.config.id),
-    onEvent: (event) => {
-      for (const observe of eventObservers) observe(event);
+    onEvent: (event, findings) => {
+      for (const observe of eventObservers) observe(event, findings);
     },
+  });
+  // The device page's history (issue 6): the last 24 h of each device in memory, bounded as
+  // store/device-history.ts states, and not kept across restarts (InfluxDB keeps the long term).
+  const deviceHistory = new DeviceHistoryStore(config.drugLibrary, (deviceId) => state.get(deviceId)?.infusion ?? null);
+  let historyFailed = false;
+  eventObservers.push((event) => {
+    try {
+      deviceHistory.observe(event);
+    } catch (error) {
+      // A chart's history must never stop monitoring (principle 7); said once, not per event.
+      if (!historyFailed) logger.error({ err: error }, 'device history failed to record an event; the device page may miss points');
+      historyFailed = true;
+    }
   });
 
   const snapshot = (): ServerMessage => ({
@@ -239,6 +297,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const api = {
     alerts: (limit: number) => alerts.list(limit),
     devices,
+    deviceHistory: (deviceId: string) => {
+      const deviceState = state.get(deviceId);
+      if (deviceState === undefined) return null;
+      return deviceHistoryView({ device: viewOf(deviceState, openAlertsByDevice()), state: deviceState, history: deviceHistory.snapshot(deviceId), library: config.drugLibrary, baseline });
+    },
     health: () => health.view(),
     acknowledge: (id: string, by: string, reason: string, from: string) => {
       const at = new Date();
@@ -265,6 +328,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const sessions = new SessionStore({
     idleMs: config.dashboard.sessionIdleMinutes * 60_000,
     absoluteMs: config.dashboard.sessionHours * 3_600_000,
+    displayAbsoluteMs: config.dashboard.displaySessionHours * 3_600_000,
     ...options.sessions,
   });
   sessions.onEnd((session, reason) => {
@@ -283,6 +347,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     logger,
   });
   const dashboard = new DashboardServer(api, assets, hub, auth, logger);
+  // Counts only (docs/protocol.md, "Metrics and health"); read when scraped, nothing on the hot path.
+  const processMetrics = new ProcessMetrics();
+  const metrics = agentMetrics({
+    health,
+    engine,
+    alerts,
+    outbound,
+    devices: () => state.all(),
+    mqttClients: () => broker?.connectedClients ?? 0,
+    dashboardSessions: () => sessions.size,
+    webSocketClients: () => hub?.clientCount ?? 0,
+    process: processMetrics,
+  });
+  const metricsServer = new MetricsServer({ metrics: () => metrics.render(), health: () => health.view() }, logger);
 
   broker = new MqttBrokerIngest({
     host: options.mqttHost ?? '0.0.0.0',
@@ -370,6 +448,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
     started.catch(() => undefined);
   }
+  let metricsPort: number | null = null;
+  if (options.metricsPort !== undefined && options.metricsPort !== null) {
+    const metricsHost = options.metricsHost ?? '127.0.0.1';
+    try {
+      metricsPort = await metricsServer.start(metricsHost, options.metricsPort);
+      processMetrics.start();
+    } catch (error) {
+      // An output like the others: a port in use must not leave the ward unwatched (principle 7).
+      logger.error({ err: error, host: metricsHost, port: options.metricsPort }, 'the metrics and health listener could not start; the agent runs without /metrics and /healthz');
+    }
+  }
   baselineKeeper.start(baseline);
   // Outbound channels keep their own queues and retry on their own: a peer that is away
   // never stops monitoring (principle 7), so a failed start is logged, not thrown.
@@ -384,16 +473,18 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   sessionSweeper.unref();
 
   const urlHost = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(httpHost) ? 'localhost' : httpHost;
-  logger.info({ mqttPort, mqttsPort, httpPort, tls: tls === null ? 'off' : tls.source, fingerprint256: tls?.fingerprint256 }, 'wardwatch agent started');
+  logger.info({ mqttPort, mqttsPort, httpPort, metricsPort, tls: tls === null ? 'off' : tls.source, fingerprint256: tls?.fingerprint256 }, 'wardwatch agent started');
   let stopped = false;
   return {
     mqttPort,
     mqttsPort,
     httpPort,
+    metricsPort,
     url: `${tls === null ? 'http' : 'https'}://${urlHost}:${httpPort}/`,
     tls,
     alertLogFile,
     modbusPorts,
+    outbound,
     pipeline,
     alerts,
     baseline,
@@ -408,6 +499,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       await broker?.stop();
       await gateway?.stop();
       await dashboard.stop();
+      await metricsServer.stop();
+      processMetrics.stop();
       sessions.clear();
       alerts.stop();
       await baselineKeeper.stop();

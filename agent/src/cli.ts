@@ -8,11 +8,12 @@ import { registerDemoCommand } from './cli/demo-command.ts';
 import { EXIT_USAGE } from './cli/options.ts';
 import { registerSimCommandCommand } from './cli/sim-command-command.ts';
 import { registerEvalCommand } from './cli/eval-command.ts';
+import { registerHubCommand } from './cli/hub-command.ts';
 import { registerReplayCommand } from './cli/replay-command.ts';
 import { registerScenarioCommands } from './cli/scenario-commands.ts';
 import { registerUsersCommands } from './cli/users-commands.ts';
 
-/** The one command line: `wardwatch demo | agent | sim … | config … | baseline … | users … | audit …`. */
+/** The one command line: `wardwatch demo | agent | hub | sim … | config … | baseline … | users … | audit …`. */
 const program = new Command('wardwatch')
   .description('Wardwatch: monitor for the MQTT and Modbus/TCP traffic of infusion pumps and pacemaker programmers on a hospital ward')
   .showHelpAfterError('(add --help for usage)')
@@ -20,6 +21,7 @@ const program = new Command('wardwatch')
 
 registerDemoCommand(program);
 registerAgentCommand(program);
+registerHubCommand(program);
 registerSimCommands(program, loadConfigOrExit);
 const sim = program.commands.find((command) => command.name() === 'sim');
 if (sim !== undefined) {

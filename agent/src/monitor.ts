@@ -34,13 +34,12 @@ import { DeliveryMismatchDetector } from './detect/delivery-mismatch-detector.ts
 import { RateCreepDetector } from './detect/rate-creep-detector.ts';
 import { VersionChangeDetector } from './detect/version-change-detector.ts';
 import { localTimeConverter } from './model/local-time.ts';
-import { AgentHealth } from './health/agent-health.ts';
+import { AgentHealth, type IngestStallTimes } from './health/agent-health.ts';
 import { MqttAccountVerifier } from './ingest/mqtt-account-verifier.ts';
 import { DeviceStateTracker, type DeviceState } from './normalize/device-state.ts';
-import type { PipelineEvent } from './normalize/events.ts';
 import { Inventory } from './normalize/inventory.ts';
 import { Normalizer } from './normalize/normalizer.ts';
-import { FindingRecorder, Pipeline } from './pipeline.ts';
+import { FindingRecorder, Pipeline, type EventObserver } from './pipeline.ts';
 import { ModbusNormalizer } from './normalize/modbus-normalizer.ts';
 import type { AlertView } from './server/dashboard-protocol.ts';
 
@@ -52,9 +51,11 @@ export interface MonitorOptions {
   readonly tapGapSince?: () => number | null;
   readonly onDeviceChange?: (state: DeviceState) => void;
   /** Every event, after the detectors and the device state have seen it (history, exports, metrics). */
-  readonly onEvent?: (event: PipelineEvent) => void;
+  readonly onEvent?: EventObserver;
   /** Restores a saved baseline into the fresh model before the first event (baseline-file.ts). */
   readonly restoreBaseline?: (model: BaselineModel) => void;
+  /** Shorter ingest-stall and start-up grace times for health (tests). */
+  readonly ingestStall?: Partial<IngestStallTimes>;
 }
 
 /** Everything between an ingest adapter and the alert sinks, built from the frozen config. */
@@ -66,6 +67,8 @@ export interface Monitor {
   readonly verifier: MqttAccountVerifier;
   /** Every detector in the order they run; for health and for tests of their bounded state. */
   readonly detectors: readonly Detector[];
+  /** Runs the detectors; its error counts and sampled timings feed /metrics. */
+  readonly engine: DetectionEngine;
   /** The learned baseline (issue 5): persisted by the agent, exported and imported by the CLI. */
   readonly baseline: BaselineModel;
 }
@@ -84,6 +87,7 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   options.restoreBaseline?.(baseline);
   const siteClock = localTimeConverter(config.site.timezone);
   const roleOf = (account: string) => verifier.roleOf(account);
+  const findings = new FindingRecorder();
   const detectors: readonly Detector[] = [
     new AuthorizationDetector(policy, roleOf),
     new DrugLibraryDetector(config, state),
@@ -115,9 +119,8 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     new BaselineCommanderDetector(baseline),
     new BaselineHourDetector(baseline, siteClock),
     new BaselineSequenceDetector(baseline),
-    new BaselineLearner(baseline, config.drugLibrary, state, siteClock),
+    new BaselineLearner(baseline, config.drugLibrary, state, siteClock, () => findings.ofEvent()),
   ];
-  const findings = new FindingRecorder();
   const engine = new DetectionEngine(
     detectors,
     (finding) => {
@@ -134,8 +137,9 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     expectsTraffic: config.devices.length > 0,
     baseline: () => baseline.health(),
     ...(options.tapGapSince === undefined ? {} : { tapGapSince: options.tapGapSince }),
+    ...(options.ingestStall === undefined ? {} : { stall: options.ingestStall }),
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);
   const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), new ModbusNormalizer(inventory), engine, state, health, findings, onDeviceChange, options.onEvent ?? null);
-  return { pipeline, alerts, state, health, verifier, detectors, baseline };
+  return { pipeline, alerts, state, health, verifier, detectors, engine, baseline };
 }

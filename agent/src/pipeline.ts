@@ -2,6 +2,7 @@ import type { AlertType } from './alert/catalogue.ts';
 import type { Finding } from './alert/finding.ts';
 import type { DetectionEngine } from './detect/detection-engine.ts';
 import type { AgentHealth } from './health/agent-health.ts';
+import type { ObservedVia } from './health/observation-counters.ts';
 import type { Observation } from './ingest/observation.ts';
 import type { DeviceState, DeviceStateTracker } from './normalize/device-state.ts';
 import type { PipelineEvent } from './normalize/events.ts';
@@ -23,12 +24,32 @@ export class FindingRecorder {
 
   reset(): void {
     this.types.length = 0;
+    this.eventStart = 0;
   }
 
   taken(): readonly AlertType[] {
     return this.types.length === 0 ? NONE : [...this.types];
   }
+
+  private eventStart = 0;
+
+  /** Marks the start of one event's findings (an observation may give several events). */
+  beginEvent(): void {
+    this.eventStart = this.types.length;
+  }
+
+  /** The types noted since the current event began: read by the outputs, and by the baseline learner so far. */
+  ofEvent(): readonly AlertType[] {
+    return this.types.length <= this.eventStart ? NONE : this.types.slice(this.eventStart);
+  }
 }
+
+/**
+ * Sees every event after the detectors and the device state, with the types of the
+ * findings the detectors made on it (empty: the event passed every check). Outputs such as
+ * InfluxDB mark a command accepted or flagged from them.
+ */
+export type EventObserver = (event: PipelineEvent, findings: readonly AlertType[]) => void;
 
 /**
  * The data path as plain synchronous calls (DESIGN.md, "The pipeline"): observation →
@@ -45,12 +66,16 @@ export class Pipeline {
     private readonly findings: FindingRecorder,
     private readonly onDeviceChange: (state: DeviceState) => void,
     /** After the detectors and the state: outputs that want every event (device history, InfluxDB, metrics). */
-    private readonly onEvent: ((event: PipelineEvent) => void) | null = null,
+    private readonly onEvent: EventObserver | null = null,
   ) {}
 
-  /** Processes one observation; returns the types of the findings it caused (usually none). */
-  ingest(observation: Observation): readonly AlertType[] {
+  /**
+   * Processes one observation; returns the types of the findings it caused (usually none).
+   * `via`: how it was seen, for /metrics; a capture says so, the tap marks its publishes.
+   */
+  ingest(observation: Observation, via: ObservedVia = observation.kind === 'mqtt-publish' && observation.via === 'tap' ? 'tap' : 'in-path'): readonly AlertType[] {
     this.findings.reset();
+    this.health.observations.count(observation, via);
     switch (observation.kind) {
       case 'modbus-request':
       case 'modbus-response':
@@ -69,9 +94,10 @@ export class Pipeline {
 
   process(event: PipelineEvent): void {
     if (event.kind === 'anomaly') this.health.countAnomaly(event.name);
+    this.findings.beginEvent();
     this.engine.process(event);
     const changed = this.state.apply(event);
     if (changed !== null) this.onDeviceChange(changed);
-    this.onEvent?.(event);
+    this.onEvent?.(event, this.findings.ofEvent());
   }
 }

@@ -11,6 +11,7 @@
 import type { AlertView } from '../../agent/src/server/dashboard-protocol.ts';
 import { el, requireElement, setHidden, setText } from './dom.ts';
 import { alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
+import { deviceHref } from './device-route.ts';
 import { severityIcon } from './icons.ts';
 
 const ALERT_HASH = /^#alert\/([A-Za-z0-9-]{1,64})$/;
@@ -121,10 +122,18 @@ export class AlertPage {
     const title = el('p', 'alert-page-title', alert.title);
     title.dataset['field'] = 'title';
     head.append(badge, title);
+    if (alert.deviceId !== null && alert.deviceId !== '') {
+      // The device's history around the alert: its charts, limits, envelope and commands.
+      const device = el('a', 'alert-device-link', `${alert.deviceId} history →`);
+      device.href = deviceHref(alert.deviceId);
+      head.append(device);
+    }
 
     const ack = alert.ack;
     const summary: Fields = [
       ['Where', alertPlace(alert), 'place'],
+      // At `wardwatch hub`: the ward whose agent raised it.
+      ...(alert.origin === undefined ? [] : [['Ward (from its uplink)', alert.origin, 'origin'] as const]),
       ['Severity', SEVERITY_LABEL[alert.severity] ?? alert.severity, 'severity'],
       ['State', alert.state === 'open' ? 'Open, not acknowledged' : 'Acknowledged', 'state'],
       ['First occurrence', `${formatEventTime(alert.ts)} (${alert.ts})`, 'ts'],

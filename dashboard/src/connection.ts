@@ -42,7 +42,7 @@ export function backoffDelay(failures: number, random: () => number = Math.rando
 function isServerMessage(value: unknown): value is ServerMessage {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'snapshot' || type === 'device' || type === 'alert' || type === 'health';
+  return type === 'snapshot' || type === 'device' || type === 'alert' || type === 'health' || type === 'wards';
 }
 
 export class AgentConnection {

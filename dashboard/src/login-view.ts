@@ -1,12 +1,13 @@
 /**
  * The login screen: username, password and code in one form (the agent never says which
- * was wrong); at a first login the authenticator enrolment (the key as text to type, and
- * the otpauth URI; a QR image is for a later version), then the recovery codes, shown
- * once. When a session ends while the ward is on screen, the same view comes back with a
- * loud notice that the screen is no longer showing alerts.
+ * was wrong); at a first login the authenticator enrolment (a QR code of the otpauth URI
+ * to scan, the key as text beside it to type, and the URI itself), then the recovery
+ * codes, shown once. When a session ends while the ward is on screen, the same view comes
+ * back with a loud notice that the screen is no longer showing alerts.
  */
 import { postEnrol, postLogin } from './api.ts';
 import { el, requireElement, setHidden, setText } from './dom.ts';
+import { qrCodeSvg } from './qr-code.ts';
 
 export interface LoginViewOptions {
   /** Logged in (after the recovery codes, if any, were acknowledged). */
@@ -30,6 +31,7 @@ export class LoginView {
   private readonly loginError = requireElement('login-error', HTMLElement);
   private readonly loginSubmit = requireElement('login-submit', HTMLButtonElement);
   private readonly enrolForm = requireElement('enrol-form', HTMLFormElement);
+  private readonly enrolQr = requireElement('enrol-qr', HTMLElement);
   private readonly enrolSecret = requireElement('enrol-secret', HTMLElement);
   private readonly enrolUri = requireElement('enrol-uri', HTMLElement);
   private readonly enrolCode = requireElement('enrol-code', HTMLInputElement);
@@ -78,6 +80,10 @@ export class LoginView {
       this.password.value = '';
       this.code.value = '';
       this.showError(this.enrolError, null);
+      // A cancelled enrolment leaves no secret on the page.
+      this.enrolQr.replaceChildren();
+      setText(this.enrolSecret, '');
+      setText(this.enrolUri, '');
     }
   }
 
@@ -99,6 +105,7 @@ export class LoginView {
         return this.loggedIn();
       case 'enrol':
         this.showError(this.loginError, null);
+        this.showQrCode(reply.offer.uri);
         setText(this.enrolSecret, grouped(reply.offer.secretBase32));
         setText(this.enrolUri, reply.offer.uri);
         this.enrolCode.value = '';
@@ -135,6 +142,7 @@ export class LoginView {
     this.setSending(this.enrolSubmit, false, 'Checking…', 'Confirm');
     if (reply.kind === 'ok') {
       this.showError(this.enrolError, null);
+      this.enrolQr.replaceChildren();
       setText(this.enrolSecret, '');
       setText(this.enrolUri, '');
       this.recoveryList.replaceChildren(...reply.value.recoveryCodes.map((recoveryCode) => el('li', 'recovery-code', recoveryCode)));
@@ -145,6 +153,17 @@ export class LoginView {
     this.enrolCode.value = '';
     this.showError(this.enrolError, reply.kind === 'unreachable' ? UNREACHABLE : reply.message);
     this.enrolCode.focus();
+  }
+
+  /** The QR code of the setup link; should it fail to draw, the key beside it is still there to type. */
+  private showQrCode(uri: string): void {
+    try {
+      this.enrolQr.replaceChildren(qrCodeSvg(uri, 'QR code of the setup link, for the authenticator app'));
+      setHidden(this.enrolQr, false);
+    } catch {
+      this.enrolQr.replaceChildren();
+      setHidden(this.enrolQr, true);
+    }
   }
 
   private showError(node: HTMLElement, message: string | null): void {

@@ -12,6 +12,8 @@ import { AcknowledgeDialog } from './acknowledge.ts';
 import { ActivityReporter } from './activity.ts';
 import { adminPageOf, AdminView } from './admin-view.ts';
 import { AlertPage, alertPageOf } from './alert-page.ts';
+import { DevicePage } from './device-page.ts';
+import { devicePageOf } from './device-route.ts';
 import { fetchSession, postLogout } from './api.ts';
 import { AgentConnection, agentSocketUrl, type LinkStatus } from './connection.ts';
 import { requireElement, setHidden } from './dom.ts';
@@ -23,6 +25,7 @@ import { BannerView } from './render-banner.ts';
 import { HeaderView } from './render-header.ts';
 import { UserView } from './render-user.ts';
 import { WardView } from './render-ward.ts';
+import { HubView } from './hub-view.ts';
 import { BaselineView } from './render-baseline.ts';
 import { DashboardState } from './state.ts';
 import { chimesOnArrival, DEFAULT_ESCALATE_CRITICAL_AFTER_SECONDS, escalatedChimesDue, escalatedFor, escalationLabel } from './nurse-alerting.ts';
@@ -44,15 +47,20 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   const baselineLine = new BaselineView();
   const admin = new AdminView();
   const alertPage = new AlertPage();
+  const devicePage = new DevicePage((deviceId) => [...state.alerts.values()].filter((alert) => alert.deviceId === deviceId && alert.state === 'open'));
   const alertsHeading = requireElement('alerts-heading', HTMLElement);
   const screenControls = requireElement('screen-controls', HTMLElement);
   const sound = new SoundControl();
-  const wall = new WallMode();
+  // A wall display's own account opens in wall mode by itself (agent/src/auth/roles.ts, `display`).
+  const wall = new WallMode(session.user.role === 'display');
   setHidden(screenControls, false);
+  // At `wardwatch hub` (a snapshot with `wards`): every ward's overview and a ward filter.
+  const hubView = new HubView(() => applyFilter());
   const alertList = new AlertListView(requireElement('alerts', HTMLElement), {
     // A wall display shows alerts; they are acknowledged at a station.
     acknowledge: (alertId) => {
-      if (!wall.active) ackDialog.open(alertId);
+      // The hub only shows alerts: they are acknowledged at the ward.
+      if (!wall.active && !hubView.isHub) ackDialog.open(alertId);
     },
   });
   const ackDialog = new AcknowledgeDialog({
@@ -68,7 +76,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   const severityFilter = requireElement('alert-severity-filter', HTMLSelectElement);
   const applyFilter = (): void => {
     const severity = severityFilter.value;
-    alertList.setFilter({ text: search.value, severity: isSeverity(severity) ? severity : null });
+    alertList.setFilter({ text: search.value, severity: isSeverity(severity) ? severity : null, ward: hubView.selectedWard });
   };
   search.addEventListener('input', applyFilter);
   severityFilter.addEventListener('change', applyFilter);
@@ -113,6 +121,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
     if (change === null) return;
     alertList.upsert(alert);
     if (alertPage.alertId === alert.id) alertPage.show(alert.id, alert, snapshotSeen);
+    if (devicePage.deviceId !== null && (alert.deviceId === devicePage.deviceId || change.previous?.deviceId === devicePage.deviceId)) devicePage.alertsChanged();
     if (alert.deviceId !== null) ward.updateAlerts(alert.deviceId, state.openAlertsOf(alert.deviceId));
     const before = change.previous?.deviceId;
     if (before !== undefined && before !== null && before !== alert.deviceId) ward.updateAlerts(before, state.openAlertsOf(before));
@@ -129,9 +138,11 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
         escalateAfterSeconds = message.screen?.escalateCriticalAfterSeconds ?? DEFAULT_ESCALATE_CRITICAL_AFTER_SECONDS;
         state.applySnapshot(message);
         header.renderSite(message.site);
+        if (message.wards !== undefined) hubView.render(message.wards);
         baselineLine.render(message.health.baseline);
         alertList.sync(state.alerts.values());
         if (alertPage.alertId !== null) alertPage.show(alertPage.alertId, state.alerts.get(alertPage.alertId), true);
+        devicePage.alertsChanged();
         ward.sync(state.devices.values(), (id) => state.openAlertsOf(id));
         chimeFor(arrived);
         checkEscalation();
@@ -147,6 +158,9 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
         if (chimes) chimeFor([message.alert.id]);
         break;
       }
+      case 'wards':
+        hubView.render(message.wards);
+        break;
       case 'health':
         state.health = message.health;
         baselineLine.render(message.health.baseline);
@@ -190,6 +204,7 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
     setHidden(screenControls, true);
     admin.hide();
     alertPage.hide();
+    devicePage.hide();
     setHidden(wardView, true);
     user.render(null, []);
     banner.render({ level: 'ok', reasons: [] }, lastDataAt);
@@ -212,11 +227,20 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
     const alertId = alertPageOf(window.location.hash);
     if (alertId !== null) {
       admin.hide();
+      devicePage.hide();
       setHidden(wardView, true);
       alertPage.show(alertId, state.alerts.get(alertId), snapshotSeen);
       return;
     }
     alertPage.hide();
+    const deviceId = devicePageOf(window.location.hash);
+    if (deviceId !== null) {
+      admin.hide();
+      setHidden(wardView, true);
+      devicePage.show(deviceId);
+      return;
+    }
+    devicePage.hide();
     const page = adminPageOf(window.location.hash);
     if (page === null) {
       admin.hide();

@@ -17,6 +17,8 @@ interface Row {
   readonly iconSlot: HTMLElement;
   readonly label: HTMLElement;
   readonly place: HTMLElement;
+  /** The ward that raised the alert, at `wardwatch hub` only (hub-view.ts). */
+  readonly origin: HTMLElement;
   readonly title: HTMLElement;
   readonly count: HTMLElement;
   readonly time: HTMLTimeElement;
@@ -49,20 +51,23 @@ export interface AlertListActions {
 export interface AlertFilter {
   readonly text: string;
   readonly severity: Severity | null;
+  /** At `wardwatch hub`: only the alerts of this ward (`origin`); null or absent: every ward. */
+  readonly ward?: string | null;
 }
 
 export const NO_FILTER: AlertFilter = { text: '', severity: null };
 
 export function isFiltering(filter: AlertFilter): boolean {
-  return filter.text.trim() !== '' || filter.severity !== null;
+  return filter.text.trim() !== '' || filter.severity !== null || (filter.ward ?? null) !== null;
 }
 
 /** Whether `alert` passes: every whitespace-separated word appears (case-insensitive) in its title, device id, type or place. */
 export function alertMatches(alert: AlertView, filter: AlertFilter): boolean {
   if (filter.severity !== null && alert.severity !== filter.severity) return false;
+  if ((filter.ward ?? null) !== null && alert.origin !== filter.ward) return false;
   const words = filter.text.toLowerCase().split(/\s+/).filter((word) => word !== '');
   if (words.length === 0) return true;
-  const haystack = [alert.title, alert.deviceId ?? '', alert.type, alertPlace(alert)].join('\n').toLowerCase();
+  const haystack = [alert.title, alert.deviceId ?? '', alert.type, alertPlace(alert), alert.origin ?? ''].join('\n').toLowerCase();
   return words.every((word) => haystack.includes(word));
 }
 
@@ -194,6 +199,8 @@ export class AlertListView {
     }
     setText(row.label, SEVERITY_LABEL[alert.severity] ?? String(alert.severity).toUpperCase());
     setText(row.place, alertPlace(alert));
+    setText(row.origin, alert.origin === undefined ? '' : `Ward ${alert.origin}`);
+    setHidden(row.origin, alert.origin === undefined);
     setText(row.title, alertHeadline(alert));
     setText(row.count, `×${alert.count}`);
     setHidden(row.count, !(alert.count > 1));
@@ -247,8 +254,10 @@ export class AlertListView {
 
     const text = el('span', 'alert-text');
     const place = el('span', 'alert-place');
+    const origin = el('span', 'alert-origin');
+    origin.hidden = true;
     const title = el('span', 'alert-title');
-    text.append(place, title);
+    text.append(origin, place, title);
 
     const meta = el('span', 'alert-meta');
     const count = el('span', 'alert-count');
@@ -290,7 +299,7 @@ export class AlertListView {
 
     root.append(line, escalation, ackNote, evidence);
     const row: Row = {
-      root, toggle, iconSlot, label, place, title, count, time, ackButton, details, ackNote, ackText, ackTime, evidence, escalation, escalationText,
+      root, toggle, iconSlot, label, place, origin, title, count, time, ackButton, details, ackNote, ackText, ackTime, evidence, escalation, escalationText,
       alert, key: alertOrderKey(alert), severity: null, evidenceOf: null,
     };
     this.rows.set(alert.id, row);

@@ -7,6 +7,7 @@ import type { RoleName, SessionUser } from '../../agent/src/server/dashboard-pro
 import { requireElement, setData, setHidden, setText } from './dom.ts';
 
 export const ROLE_LABEL: Readonly<Record<RoleName, string>> = {
+  display: 'Wall display',
   nurse: 'Nurse',
   biomed: 'Biomedical engineer',
   admin: 'Administrator',

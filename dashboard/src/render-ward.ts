@@ -7,6 +7,7 @@ import { el, requireElement, setData, setHidden, setText } from './dom.ts';
 import { deviceStatus, formatEventTime, placeLabel, pluralise, profileLabel, SEVERITY_LABEL } from './format.ts';
 import { profileIcon, severityIcon } from './icons.ts';
 import { compareDevices, type OpenAlertSummary } from './state.ts';
+import { deviceHref } from './device-route.ts';
 
 interface Tile {
   readonly root: HTMLLIElement;
@@ -73,6 +74,8 @@ export class WardView {
     setData(tile.root, 'status', status.kind);
     setText(tile.place, placeLabel(device.bed, device.location) ?? device.id);
     tile.place.classList.toggle('tile-place-long', (device.bed ?? '') === '');
+    const linkName = `${placeLabel(device.bed, device.location) ?? device.id} · ${device.id}: history and limits`;
+    if (tile.place.getAttribute('aria-label') !== linkName) tile.place.setAttribute('aria-label', linkName);
     setText(tile.ident, `${device.id} · ${profileLabel(device.profile)}`);
     setText(tile.statusSymbol, status.symbol);
     setText(tile.statusText, status.text);
@@ -105,7 +108,9 @@ export class WardView {
     root.dataset['deviceId'] = device.id;
 
     const head = el('div', 'tile-head');
-    const place = el('span', 'tile-place');
+    // The place is the tile's link to the device page; the link covers the whole tile (style.css .tile-link).
+    const place = el('a', 'tile-place tile-link');
+    place.href = deviceHref(device.id);
     const iconSlot = el('span', 'tile-icon');
     iconSlot.append(profileIcon(device.profile));
     head.append(place, iconSlot);

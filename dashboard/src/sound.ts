@@ -4,7 +4,8 @@
  * file and the CSP allows none from elsewhere.
  *
  * Browsers refuse audio until the person has interacted with the page; until then the
- * button says "Click to enable sound". The first click or key press anywhere unlocks it
+ * button says "Enable sound" in place of "Sound on" (short, so that a nurse's header keeps
+ * one row at 1600 px; the tooltip says why). The first click or key press anywhere unlocks it
  * (a click on the button itself then only unlocks, it does not mute). Muting is kept in
  * localStorage, so a station stays muted across reloads. The button is the test hook
  * too: `data-last-chime` is the id of the alert that last chimed, `data-chime-count`
@@ -132,6 +133,8 @@ export class SoundControl {
     setData(this.button, 'blocked', String(blocked));
     setText(this.icon, this.muted ? '⊘' : '♪');
     setText(this.label, this.muted ? 'Sound off' : 'Sound on');
+    // Until a click allows audio, "Sound on" would not be true yet: the hint takes the label's place (and its width in the header).
+    setHidden(this.label, blocked);
     setHidden(this.hint, !blocked);
     this.button.title = this.muted
       ? 'The critical-alert chime is muted: click to turn it on'

@@ -4,8 +4,13 @@
  * answerable, not on a screen on the wall). Asked for with `?wall` in the address or the
  * header toggle, which keeps the address in step so a reload stays in the same mode.
  * The stylesheet keys on `data-wall="true"` on <html> (sizes) and <body>.
+ *
+ * A `display` login (a wall screen's own account, agent/src/auth/roles.ts) is always in
+ * this mode: it opens by itself, whatever the address, and the toggle is hidden, since
+ * that account may not acknowledge and a station layout would only offer buttons the
+ * agent refuses.
  */
-import { requireElement, setData, setText } from './dom.ts';
+import { requireElement, setData, setHidden, setText } from './dom.ts';
 import { wallModeRequested } from './nurse-alerting.ts';
 
 export class WallMode {
@@ -13,9 +18,12 @@ export class WallMode {
   private readonly label = requireElement('wall-label', HTMLElement);
   private on = wallModeRequested(window.location.search);
 
-  constructor() {
+  /** `alwaysOn`: a wall display's session; the mode is on and stays on. */
+  constructor(alwaysOn = false) {
     this.button.addEventListener('click', () => this.set(!this.on));
-    this.render();
+    setHidden(this.button, alwaysOn);
+    if (alwaysOn && !this.on) this.set(true);
+    else this.render();
   }
 
   get active(): boolean {

@@ -95,7 +95,8 @@ describe.skipIf(skipBrowserTests())('nurse view: chime, escalation, wall display
       // Before any click the browser allows no sound, and the button says so.
       expect(await sound.getAttribute('data-sound')).toBe('on');
       expect(await sound.getAttribute('data-blocked')).toBe('true');
-      expect(await sound.textContent()).toContain('Click to enable sound');
+      expect(await sound.textContent()).toContain('Enable sound');
+      expect(await page.locator('#sound-hint').isVisible()).toBe(true);
       // A click anywhere on the page enables it.
       await page.locator('#ward-heading').click();
       expect(await sound.getAttribute('data-blocked')).toBe('false');
@@ -164,7 +165,7 @@ describe.skipIf(skipBrowserTests())('nurse view: chime, escalation, wall display
     }
   });
 
-  it('opens an alert\'s evidence page (command, sender, rule, all as text), filters the list by words and severity, and keeps the header on one line for the site name at 1280 and 1600 px', async () => {
+  it('opens an alert\'s evidence page (command, sender, rule, all as text), filters the list by words and severity, and keeps the header on one line for the site name at 1280 and 1600 px, with the sound hint showing too', async () => {
     if (agent === null || browser === null || station === null) throw new Error('setup failed');
     const running = agent;
     const page = browser.page;
@@ -241,16 +242,29 @@ describe.skipIf(skipBrowserTests())('nurse view: chime, escalation, wall display
       await page.locator('#ward-view').waitFor({ state: 'visible', timeout: 5_000 });
       expect(await page.locator('#alert-view').isVisible()).toBe(false);
 
-      // Header: at station widths the site name is one line, and nothing spills out of the window.
-      for (const width of [1280, 1600]) {
-        await page.setViewportSize({ width, height: 900 });
-        const site = await page.locator('#site-name').boundingBox();
-        const clock = await page.locator('#clock').boundingBox();
-        const lineHeight = Number.parseFloat(String(await page.evaluate(`getComputedStyle(document.getElementById('site-name')).lineHeight`)));
-        expect(site?.height ?? Infinity).toBeLessThan(lineHeight * 1.5);
-        expect(site?.width ?? 0).toBeGreaterThan(0);
-        expect((clock?.x ?? Infinity) + (clock?.width ?? 0)).toBeLessThanOrEqual(width);
-        expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+      // Header: at station widths the site name is one line, whole (no ellipsis), and nothing spills out of the window;
+      // at 1600 px a nurse's header is one row (the clock beside the site name). Once after the clicks above, and once
+      // after a reload, with the "Enable sound" hint showing (no click yet), which used to cut the name and push the clock down.
+      for (const hint of [false, true]) {
+        if (hint) {
+          await page.reload();
+          await page.locator('#ward-view').waitFor({ state: 'visible', timeout: 10_000 });
+          expect(await page.locator('#sound-hint').isVisible()).toBe(true);
+          expect(await page.locator('#sound-toggle').textContent()).toContain('Enable sound');
+        }
+        for (const width of [1280, 1600]) {
+          await page.setViewportSize({ width, height: 900 });
+          const site = await page.locator('#site-name').boundingBox();
+          const clock = await page.locator('#clock').boundingBox();
+          const lineHeight = Number.parseFloat(String(await page.evaluate(`getComputedStyle(document.getElementById('site-name')).lineHeight`)));
+          expect(site?.height ?? Infinity).toBeLessThan(lineHeight * 1.5);
+          expect(site?.width ?? 0).toBeGreaterThan(0);
+          expect(await page.evaluate(`(() => { const name = document.getElementById('site-name'); return name.scrollWidth - name.clientWidth; })()`), `site name cut at ${width} px (hint: ${hint})`).toBeLessThanOrEqual(0);
+          expect((clock?.x ?? Infinity) + (clock?.width ?? 0)).toBeLessThanOrEqual(width);
+          if (width === 1600) expect(Math.abs((clock?.y ?? 0) + (clock?.height ?? 0) / 2 - ((site?.y ?? Infinity) + (site?.height ?? 0) / 2)), `clock on another row at 1600 px (hint: ${hint})`).toBeLessThan(lineHeight / 2);
+          expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+        }
+        expect(await page.locator('#sound-hint').isVisible()).toBe(hint);
       }
       expect(pageErrors).toEqual([]);
     } catch (error) {

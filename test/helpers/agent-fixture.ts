@@ -17,7 +17,7 @@ export function temporaryDataDir(): { dir: string; remove(): void } {
 }
 
 /** The real agent on free loopback ports, quiet; plain HTTP and MQTT unless `extra.tls` asks for TLS (mqtts then on a free port too). */
-export async function startTestAgent(dataDir: string, config: SiteConfig = loadDemoConfig(), ports = { mqttPort: 0, httpPort: 0 }, extra: Partial<Pick<AgentOptions, 'tls' | 'mqttsPort' | 'mqttPort' | 'openssl' | 'sessions'>> = {}): Promise<RunningAgent> {
+export async function startTestAgent(dataDir: string, config: SiteConfig = loadDemoConfig(), ports = { mqttPort: 0, httpPort: 0 }, extra: Partial<Pick<AgentOptions, 'tls' | 'mqttsPort' | 'mqttPort' | 'openssl' | 'sessions' | 'metricsPort' | 'ingestStall' | 'extraSinks'>> = {}): Promise<RunningAgent> {
   return startAgent({
     config,
     dataDir,

@@ -11,6 +11,9 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { RunningAgent } from '../../agent/src/app.ts';
+
+/** What the client needs of a server: an agent, or a `wardwatch hub` (the same dashboard). */
+export type DashboardHost = Pick<RunningAgent, 'tls' | 'httpPort'>;
 import { totpSecretContext } from '../../agent/src/auth/authenticate.ts';
 import { hashPassword, type ScryptCost } from '../../agent/src/auth/password-hash.ts';
 import { issueRecoveryCodes } from '../../agent/src/auth/recovery-codes.ts';
@@ -90,12 +93,12 @@ export interface RequestOptions {
 }
 
 /** The agent's own origin, as a browser on its page would send it. */
-export function agentOrigin(agent: RunningAgent): string {
+export function agentOrigin(agent: DashboardHost): string {
   return `${agent.tls === null ? 'http' : 'https'}://127.0.0.1:${agent.httpPort}`;
 }
 
 /** One HTTP(S) request to the agent (https trusting only the agent's certificate). POSTs carry the same Origin unless told otherwise. */
-export function agentRequest(agent: RunningAgent, method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<HttpAnswer> {
+export function agentRequest(agent: DashboardHost, method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<HttpAnswer> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.cookie !== undefined) headers.cookie = options.cookie;
   const origin = options.origin === undefined ? (method === 'POST' ? agentOrigin(agent) : null) : options.origin;
@@ -136,7 +139,7 @@ export function sessionCookieOf(answer: HttpAnswer): string {
 }
 
 /** Logs `user` in with password and a fresh TOTP code; returns the session cookie. */
-export async function logIn(agent: RunningAgent, user: TestUser, options: Pick<RequestOptions, 'localAddress'> = {}): Promise<string> {
+export async function logIn(agent: DashboardHost, user: TestUser, options: Pick<RequestOptions, 'localAddress'> = {}): Promise<string> {
   const answer = await agentRequest(agent, 'POST', '/api/login', { body: { username: user.username, password: user.password, code: await nextCode(user) }, ...options });
   if (answer.status !== 200) throw new Error(`login of ${user.username} answered ${answer.status}: ${answer.body}`);
   return sessionCookieOf(answer);
@@ -145,13 +148,13 @@ export async function logIn(agent: RunningAgent, user: TestUser, options: Pick<R
 /** A user of `role` with a session: GET and POST to the API as that user. */
 export class DashboardClient {
   private constructor(
-    readonly agent: RunningAgent,
+    readonly agent: DashboardHost,
     readonly user: TestUser,
     readonly cookie: string,
   ) {}
 
   /** Adds a fresh user of `role` to `dataDir` and logs in. */
-  static async logIn(agent: RunningAgent, dataDir: string, role: UserRole = 'nurse'): Promise<DashboardClient> {
+  static async logIn(agent: DashboardHost, dataDir: string, role: UserRole = 'nurse'): Promise<DashboardClient> {
     const user = await addTestUser(dataDir, role);
     return new DashboardClient(agent, user, await logIn(agent, user));
   }
@@ -173,6 +176,6 @@ export class DashboardClient {
 }
 
 /** The usual case: a logged-in nurse (view and acknowledge). */
-export function loggedInClient(agent: RunningAgent, dataDir: string, role: UserRole = 'nurse'): Promise<DashboardClient> {
+export function loggedInClient(agent: DashboardHost, dataDir: string, role: UserRole = 'nurse'): Promise<DashboardClient> {
   return DashboardClient.logIn(agent, dataDir, role);
 }

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +33,21 @@ export function missingMosquitto(): string | null {
   return reason;
 }
 
+/** A broker set up like a hospital's central one (issue 8): several accounts, an ACL, persistence, TLS. */
+export interface MosquittoOptions {
+  /** More password-file accounts besides `username`/`password`. */
+  readonly accounts?: readonly { readonly username: string; readonly password: string }[];
+  /** Lines of an ACL file (`user …`, `topic read|write …`); absent: no ACL, every account may do anything. */
+  readonly acl?: readonly string[];
+  /** Keep retained messages, sessions and their queued messages across restart() (written at SIGTERM). */
+  readonly persistence?: boolean;
+  /** Serve MQTT over TLS on the port (PEM files; copied, so the caller's stay where they are). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+}
+
 export interface RunningMosquitto {
   readonly port: number;
-  /** mqtt://127.0.0.1:<port> */
+  /** mqtt://127.0.0.1:<port>, or mqtts://localhost:<port> with TLS (the name the test certificate is for). */
   readonly url: string;
   /** The one account in the password file. */
   readonly username: string;
@@ -44,6 +56,8 @@ export interface RunningMosquitto {
   stop(): Promise<void>;
   /** Stops the broker if it runs and starts it again on the same port. */
   restart(): Promise<void>;
+  /** Stops the broker (SIGTERM: mosquitto writes its persistence file) and keeps its files for restart(). */
+  halt(): Promise<void>;
   /** The last lines mosquitto wrote to stderr. */
   log(): string;
 }
@@ -92,8 +106,10 @@ class MosquittoProcess implements RunningMosquitto {
   private readonly logLines: string[] = [];
   port = 0;
 
+  constructor(private readonly options: MosquittoOptions = {}) {}
+
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return this.options.tls === undefined ? `mqtt://127.0.0.1:${this.port}` : `mqtts://localhost:${this.port}`;
   }
 
   log(): string {
@@ -107,11 +123,26 @@ class MosquittoProcess implements RunningMosquitto {
       this.dir = dir;
       const passwordFile = join(dir, 'passwd');
       await run('mosquitto_passwd', ['-b', '-c', passwordFile, this.username, this.password]);
+      for (const account of this.options.accounts ?? []) await run('mosquitto_passwd', ['-b', passwordFile, account.username, account.password]);
+      const owned = [passwordFile];
+      if (this.options.acl !== undefined) {
+        writeFileSync(join(dir, 'acl'), `${this.options.acl.join('\n')}\n`);
+        owned.push(join(dir, 'acl'));
+      }
+      if (this.options.persistence === true) {
+        mkdirSync(join(dir, 'persist'));
+        owned.push(join(dir, 'persist'));
+      }
+      if (this.options.tls !== undefined) {
+        copyFileSync(this.options.tls.certFile, join(dir, 'server.pem'));
+        copyFileSync(this.options.tls.keyFile, join(dir, 'server.key'));
+        owned.push(join(dir, 'server.pem'), join(dir, 'server.key'));
+      }
       if (process.getuid?.() === 0) {
         // Started as root, mosquitto 2 drops to user mosquitto before it reads the password
         // file, and wants that file to be its own; the directory must let it in.
         chmodSync(dir, 0o755);
-        await run('chown', ['mosquitto:mosquitto', passwordFile]);
+        await run('chown', ['mosquitto:mosquitto', ...owned]);
       }
     }
     const configFile = join(this.dir, 'mosquitto.conf');
@@ -122,7 +153,9 @@ class MosquittoProcess implements RunningMosquitto {
         `listener ${this.port} 127.0.0.1`,
         'allow_anonymous false',
         `password_file ${join(this.dir, 'passwd')}`,
-        'persistence false',
+        ...(this.options.acl === undefined ? [] : [`acl_file ${join(this.dir, 'acl')}`]),
+        ...(this.options.persistence === true ? ['persistence true', `persistence_location ${join(this.dir, 'persist')}/`] : ['persistence false']),
+        ...(this.options.tls === undefined ? [] : [`certfile ${join(this.dir, 'server.pem')}`, `keyfile ${join(this.dir, 'server.key')}`]),
         'log_dest stderr',
         '',
       ].join('\n'),
@@ -177,6 +210,10 @@ class MosquittoProcess implements RunningMosquitto {
     clearTimeout(timer);
   }
 
+  halt(): Promise<void> {
+    return this.stopProcess();
+  }
+
   async stop(): Promise<void> {
     await this.stopProcess();
     if (this.dir !== null) {
@@ -205,8 +242,8 @@ class MosquittoProcess implements RunningMosquitto {
  * A real mosquitto on 127.0.0.1 with one password-file account and no anonymous access.
  * Call missingMosquitto() first to skip when the broker is not installed.
  */
-export async function startMosquitto(): Promise<RunningMosquitto> {
-  const broker = new MosquittoProcess();
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<RunningMosquitto> {
+  const broker = new MosquittoProcess(options);
   for (let attempt = 1; ; attempt += 1) {
     broker.port = await freePort();
     try {

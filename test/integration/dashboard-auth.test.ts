@@ -136,7 +136,7 @@ describe('dashboard login, roles and sessions', () => {
     const locked = await agentRequest(agent, 'POST', '/api/login', { body: { username: user.username, password: user.password, code: await nextCode(user) }, localAddress: '127.0.0.23' });
     expect(locked.status).toBe(423);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
-    expect(locked.json<{ error: string }>().error).toMatch(/locked for 15 minutes/);
+    expect(locked.json<{ error: string }>().error).toMatch(/this account is locked\. Try again in 15 minutes/);
     expect(UserStore.forDataDir(data.dir).get(user.username)?.lockedUntil).toBeGreaterThan(Date.now());
   });
 

@@ -50,7 +50,7 @@ describe('wardwatch users and audit', () => {
     ['a common password', ['users', 'add', 'carol', '--role', 'biomed'], 'password1234', /common passwords/],
     ['a password with the username in it', ['users', 'add', 'carol', '--role', 'biomed'], 'carol-is-the-best', /contains the username/],
     ['an empty standard input', ['users', 'add', 'carol', '--role', 'biomed'], '', /no password on standard input/],
-    ['an unknown role', ['users', 'add', 'carol', '--role', 'surgeon'], PASSWORD, /argument 'surgeon' is invalid\. Allowed choices are nurse, biomed, admin/],
+    ['an unknown role', ['users', 'add', 'carol', '--role', 'surgeon'], PASSWORD, /argument 'surgeon' is invalid\. Allowed choices are display, nurse, biomed, admin/],
     ['a missing role', ['users', 'add', 'carol'], PASSWORD, /required option '--role <role>' not specified/],
     ['an upper-case username', ['users', 'add', 'Carol', '--role', 'nurse'], PASSWORD, /"Carol" cannot be a username/],
     ['a taken username', ['users', 'add', 'alice', '--role', 'nurse'], PASSWORD, /user alice already exists/],

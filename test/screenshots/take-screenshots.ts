@@ -4,7 +4,9 @@
  * runs it), a station's heparin overdose on pump-01 (critical) and a heparin dose above the
  * soft limit on pump-02 (warning), sent over MQTT as station-4w exactly as the e2e tests do,
  * and a nurse logged in through the login form in Debian's Chromium (playwright-core, no
- * browser download). Writes docs/screenshots/{nurse-view,alert-evidence,wall-display}.png.
+ * browser download). Writes docs/screenshots/{nurse-view,alert-evidence,wall-display}.png,
+ * then docs/screenshots/device-page.png from an agent fed a day of the ward in virtual time
+ * (device-page-screenshot.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +24,7 @@ import { launchBrowser, type LaunchedBrowser } from '../helpers/browser.ts';
 import { logInInBrowser } from '../helpers/browser-login.ts';
 import { addTestUser } from '../helpers/dashboard-client.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
+import { takeDevicePageScreenshot } from './device-page-screenshot.ts';
 
 type RunningAgent = Awaited<ReturnType<typeof startAgent>>;
 
@@ -110,6 +113,8 @@ async function main(): Promise<void> {
     const wall = join(OUT_DIR, 'wall-display.png');
     await page.screenshot({ path: wall });
     console.log(`wrote ${wall}`);
+
+    await takeDevicePageScreenshot(browser, join(OUT_DIR, 'device-page.png'));
 
     if (pageErrors.length > 0) console.warn(`page errors while taking screenshots:\n  ${pageErrors.join('\n  ')}`);
   } finally {

@@ -153,10 +153,10 @@ describe('roles: least privilege as data', () => {
 
   it('lets an admin do everything, and each role do all its lower role does', () => {
     for (const permission of Object.keys(PERMISSIONS)) expect(may('admin', permission)).toBe(true);
-    for (const [lower, higher] of [['nurse', 'biomed'], ['biomed', 'admin']] as const) {
+    for (const [lower, higher] of [['display', 'nurse'], ['nurse', 'biomed'], ['biomed', 'admin']] as const) {
       for (const permission of ROLE_PERMISSIONS[lower]) expect(ROLE_PERMISSIONS[higher].has(permission)).toBe(true);
     }
-    expect(USER_ROLES).toEqual(['nurse', 'biomed', 'admin']);
+    expect(USER_ROLES).toEqual(['display', 'nurse', 'biomed', 'admin']);
   });
 
   it('refuses unknown roles and unknown permissions (default deny)', () => {

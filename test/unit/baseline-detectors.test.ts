@@ -68,6 +68,19 @@ describe('learned value envelopes', () => {
     expect(harness.monitor.baseline.devices.get('pump-01')?.values.envelopes.get('heparin/dose')?.samples).toBeGreaterThan(10);
   });
 
+  it('learns a soft-limit override but not a dose that raised a critical alert, so an attack cannot widen the envelope', () => {
+    const harness = learned('learn');
+    const envelope = () => harness.monitor.baseline.devices.get('pump-01')?.values.envelopes.get('heparin/dose')?.bounds()?.high;
+    // 36 mL/h of 100 units/mL for 80 kg is 45 units/kg/h: above the ICU hard maximum of 40.
+    harness.command('station-4w', 'pump-01', 'set_rate', { rate_ml_h: 36 });
+    expect(harness.raised()).toContainEqual(['dose-above-hard-limit', 'critical']);
+    expect(envelope()).toBe(13.75);
+    // 21.6 mL/h is 27 units/kg/h: above the soft maximum of 25, a clinician's override, learned.
+    harness.command('station-4w', 'pump-01', 'set_rate', { rate_ml_h: 21.6 });
+    expect(harness.raised()).toContainEqual(['dose-above-soft-limit', 'warning']);
+    expect(envelope()).toBe(27);
+  });
+
   it('a dose inside the soft limit but outside what the pump ran is a warning that gives both figures', () => {
     const harness = learned();
     harness.command('station-4w', 'pump-01', 'set_rate', { rate_ml_h: 10.8 });

@@ -1,9 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { beginEnrolment } from '../../agent/src/auth/enrolment.ts';
-import { USER_ROLES, may } from '../../agent/src/auth/roles.ts';
+import { ROLE_PERMISSIONS, UNATTENDED_ROLES, USER_ROLES, may } from '../../agent/src/auth/roles.ts';
+import { USERS_DB_FILE, UserStore } from '../../agent/src/auth/user-store.ts';
+import { parseSiteConfig } from '../../agent/src/config/load-site-config.ts';
 import { accessFor, API_ROUTES, roleMay } from '../../agent/src/server/access.ts';
 import { clearCookie, setCookie } from '../../agent/src/server/cookies.ts';
 import { SessionStore, type SessionEndReason } from '../../agent/src/server/sessions.ts';
+import { configIssuesOf, demoConfigWith, loadDemoConfig } from '../helpers/demo-config.ts';
 
 /** Sessions with the clock in the test's hand: idle and absolute limits walked through in microseconds. */
 function storeAt(options: ConstructorParameters<typeof SessionStore>[0] = {}): { store: SessionStore; clock: { now: number }; ended: [string, SessionEndReason][] } {
@@ -15,6 +22,8 @@ function storeAt(options: ConstructorParameters<typeof SessionStore>[0] = {}): {
 }
 
 const nurse = { username: 'rn-a', role: 'nurse' } as const;
+const display = { username: 'wall-4w', role: 'display' } as const;
+const HOUR = 3_600_000;
 
 describe('dashboard sessions', () => {
   it('ids are 32 random bytes in base64url, a new one per session', () => {
@@ -86,6 +95,49 @@ describe('dashboard sessions', () => {
     expect(ended).toEqual([['rn-a', 'logout']]);
   });
 
+  it('a wall display\'s session has no idle timeout: 166 hours untouched (only a peek now and then, as its live feed does) and still alive', () => {
+    const { store, clock, ended } = storeAt({ idleMs: 15 * 60_000 });
+    const wall = store.create(display, '10.0.0.9');
+    const station = store.create(nurse, '10.0.0.1');
+    clock.now += 16 * 60_000;
+    expect(store.peek(station.id)).toBeNull();
+    expect(store.peek(wall.id)?.username).toBe('wall-4w');
+    for (let hours = 1; hours < 167; hours += 1) {
+      clock.now += HOUR;
+      expect(store.sweep()).toBe(0);
+    }
+    expect(store.peek(wall.id)).not.toBeNull();
+    expect(store.idleMsOf(wall)).toBeNull();
+    expect(store.idleMsOf(station)).toBe(15 * 60_000);
+    expect(ended).toEqual([['rn-a', 'idle']]);
+  });
+
+  it('a wall display\'s session ends displayAbsoluteMs after its login (default 168 h), however it is used, as "expired"', () => {
+    const { store, clock, ended } = storeAt();
+    expect(store.options.displayAbsoluteMs).toBe(168 * HOUR);
+    const wall = store.create(display, '10.0.0.9');
+    clock.now += 168 * HOUR - 1;
+    expect(store.use(wall.id)).not.toBeNull();
+    expect(store.remainingMs(wall)).toBe(1);
+    clock.now += 1;
+    expect(store.sweep()).toBe(1);
+    expect(store.peek(wall.id)).toBeNull();
+    expect(ended).toEqual([['wall-4w', 'expired']]);
+  });
+
+  it('the display lifetime is its own: a shorter one ends a display first, and a nurse keeps the 12 h lifetime and the idle timeout', () => {
+    const { store, clock, ended } = storeAt({ displayAbsoluteMs: 2 * HOUR, idleMs: 3 * HOUR });
+    const wall = store.create(display, 'w');
+    const station = store.create(nurse, 's');
+    clock.now += 2 * HOUR;
+    store.use(station.id);
+    expect(store.peek(wall.id)).toBeNull();
+    expect(store.remainingMs(station)).toBe(3 * HOUR);
+    clock.now += 10 * HOUR;
+    expect(store.peek(station.id)).toBeNull();
+    expect(ended).toEqual([['wall-4w', 'expired'], ['rn-a', 'expired']]);
+  });
+
   it('pre-login sessions hold a pending enrolment for 10 minutes, then forget it and wipe the secret', () => {
     const { store, clock } = storeAt();
     const enrolment = beginEnrolment('rn-new');
@@ -116,7 +168,8 @@ describe('API access table', () => {
   });
 
   it.each([
-    ['GET', '/api/alerts', ['nurse', 'biomed', 'admin']],
+    ['GET', '/api/alerts', ['display', 'nurse', 'biomed', 'admin']],
+    ['GET', '/api/devices', ['display', 'nurse', 'biomed', 'admin']],
     ['POST', '/api/alerts/0b9f4d2e-1c1a-4c55-9d0e-2f7b1f7c9a10/ack', ['nurse', 'biomed', 'admin']],
     ['GET', '/api/baseline', ['biomed', 'admin']],
     ['GET', '/api/users', ['admin']],
@@ -127,5 +180,64 @@ describe('API access table', () => {
     expect(USER_ROLES.filter((role) => roleMay(role, access.route))).toEqual(allowed);
     expect(roleMay('surgeon', access.route)).toBe(false);
     expect(may('admin', access.route.permission ?? '')).toBe(true);
+  });
+});
+
+describe('the display role', () => {
+  it('may only look: alerts.view and nothing else, so it may not acknowledge', () => {
+    expect([...ROLE_PERMISSIONS.display]).toEqual(['alerts.view']);
+    expect(may('display', 'alerts.acknowledge')).toBe(false);
+  });
+
+  it('dashboard.displaySessionHours: 168 by default, 1 to 720, whole hours; anything else refused by path', () => {
+    expect(loadDemoConfig().dashboard.displaySessionHours).toBe(168);
+    const accepted = parseSiteConfig(demoConfigWith((doc) => (doc.dashboard = { displaySessionHours: 720 })));
+    expect(accepted.ok && accepted.config.dashboard.displaySessionHours).toBe(720);
+    for (const bad of [0, 721, 1.5, '24']) {
+      expect(configIssuesOf(demoConfigWith((doc) => (doc.dashboard = { displaySessionHours: bad }))).join('\n')).toMatch(/^dashboard\.displaySessionHours: /);
+    }
+  });
+
+  it('every role spared the idle timeout changes nothing (only alerts.view)', () => {
+    expect([...UNATTENDED_ROLES]).toEqual(['display']);
+    for (const role of UNATTENDED_ROLES) expect([...ROLE_PERMISSIONS[role]]).toEqual(['alerts.view']);
+  });
+
+  it('a users.db made before the display role accepts one once opened: the role CHECK is rebuilt, every row kept as it was', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wardwatch-users-migrate-'));
+    try {
+      const file = join(dir, USERS_DB_FILE);
+      const old = new Database(file);
+      // The table as the previous release made it.
+      old.exec(`CREATE TABLE users (
+        username TEXT PRIMARY KEY COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('nurse', 'biomed', 'admin')),
+        password_hash TEXT NOT NULL, totp_secret BLOB, totp_last_step INTEGER,
+        recovery_codes TEXT NOT NULL DEFAULT '[]', disabled INTEGER NOT NULL DEFAULT 0,
+        failed_logins INTEGER NOT NULL DEFAULT 0, locked_until INTEGER,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`);
+      old.prepare("INSERT INTO users VALUES ('rn-a', 'nurse', 'scrypt$x', x'00ff', 7, '[\"h1\"]', 1, 3, 99, '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z')").run();
+      expect(() => old.prepare("INSERT INTO users (username, role, password_hash, created_at, updated_at) VALUES ('wall', 'display', 'h', 't', 't')").run()).toThrow(/CHECK constraint/);
+      const before = old.prepare("SELECT * FROM users WHERE username = 'rn-a'").get();
+      old.close();
+
+      const store = new UserStore(file);
+      try {
+        expect(store.add({ username: 'wall-4w', role: 'display', passwordHash: 'scrypt$y' }, 0).role).toBe('display');
+        expect(store.get('rn-a')).toMatchObject({ role: 'nurse', totpLastStep: 7, recoveryCodeHashes: ['h1'], disabled: true, failedLogins: 3, lockedUntil: 99 });
+        // Still refuses a role that does not exist.
+        expect(() => store.add({ username: 'x-ray', role: 'surgeon' as 'nurse', passwordHash: 'h' }, 0)).toThrow(/CHECK constraint/);
+      } finally {
+        store.close();
+      }
+      const after = new Database(file, { readonly: true });
+      expect(after.prepare("SELECT * FROM users WHERE username = 'rn-a'").get()).toEqual(before);
+      expect(after.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all()).toEqual(['users']);
+      after.close();
+      // Opening again finds the current CHECK and leaves the table alone.
+      new UserStore(file).close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,8 @@
+import { FailureTally } from '../health/failure-tally.ts';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AlertAcknowledgement, AlertView } from '../server/dashboard-protocol.ts';
-import { ALERT_CATALOGUE, SEVERITY_RANK } from './catalogue.ts';
+import { ALERT_CATALOGUE, SEVERITY_RANK, type AlertType } from './catalogue.ts';
 import { eventTimeIso } from '../model/wire.ts';
 import type { AlertSink } from './alert-sink.ts';
 import type { Finding } from './finding.ts';
@@ -40,8 +41,10 @@ export class AlertManager {
   private readonly recent = new Map<string, AlertView>();
   private readonly pendingRepeats = new Map<string, AlertView>();
   private flushTimer: NodeJS.Timeout | null = null;
-  readonly sinkFailures = new Map<string, number>();
+  readonly sinkFailures = new FailureTally();
   raisedCount = 0;
+  /** New alerts (not folded repeats) by type since start (/metrics); bounded by the catalogue. */
+  readonly raisedByType = new Map<AlertType, number>();
 
   constructor(
     private readonly sinks: readonly AlertSink[],
@@ -65,6 +68,11 @@ export class AlertManager {
       if (!keptIds.has(alert.id) && alert.state === 'open' && SEVERITY_RANK[alert.severity] <= SEVERITY_RANK.high) kept.push(alert);
     }
     return kept;
+  }
+
+  /** The outputs alerts fan out to, in order (/metrics lists their failures from zero). */
+  get sinkNames(): string[] {
+    return this.sinks.map((sink) => sink.name);
   }
 
   get(id: string): AlertView | undefined {
@@ -106,6 +114,7 @@ export class AlertManager {
     this.suppression.set(key, { alert, until: finding.ts + this.suppressionMs });
     this.remember(alert);
     this.raisedCount += 1;
+    this.raisedByType.set(finding.type, (this.raisedByType.get(finding.type) ?? 0) + 1);
     this.fanOut((sink) => sink.alertRaised(alert));
   }
 
@@ -180,8 +189,7 @@ export class AlertManager {
       try {
         deliver(sink);
       } catch (error) {
-        const failures = (this.sinkFailures.get(sink.name) ?? 0) + 1;
-        this.sinkFailures.set(sink.name, failures);
+        const failures = this.sinkFailures.record(sink.name);
         if (failures === 1 || failures % 1000 === 0) this.logger.error({ err: error, sink: sink.name, failures }, 'alert sink failed');
       }
     }

@@ -6,9 +6,15 @@
  *
  * These are the dashboard's people. The MQTT accounts of the site config (device, station,
  * pharmacy, …) are another namespace (model/site-schema.ts AccountRole).
+ *
+ * `display` is not a person but a wall screen (dashboard/src/wall-mode.ts): it may only
+ * look. Nobody answers for what is done at a screen on the wall, so it cannot acknowledge,
+ * and because it cannot change anything its session is spared the idle timeout that signs
+ * out an unattended station (UNATTENDED_ROLES below, applied by server/sessions.ts).
  */
 
-export const USER_ROLES = ['nurse', 'biomed', 'admin'] as const;
+/** Least privileged first. */
+export const USER_ROLES = ['display', 'nurse', 'biomed', 'admin'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 
 export const PERMISSIONS = {
@@ -22,15 +28,24 @@ export const PERMISSIONS = {
 } as const;
 export type Permission = keyof typeof PERMISSIONS;
 
-const NURSE: readonly Permission[] = ['alerts.view', 'alerts.acknowledge'];
+const DISPLAY: readonly Permission[] = ['alerts.view'];
+const NURSE: readonly Permission[] = [...DISPLAY, 'alerts.acknowledge'];
 const BIOMED: readonly Permission[] = [...NURSE, 'devices.configure', 'policy.configure', 'baseline.configure'];
 const ADMIN: readonly Permission[] = [...BIOMED, 'users.manage', 'audit.view'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<UserRole, ReadonlySet<Permission>>> = {
+  display: new Set(DISPLAY),
   nurse: new Set(NURSE),
   biomed: new Set(BIOMED),
   admin: new Set(ADMIN),
 };
+
+/**
+ * Roles whose sessions nobody attends: no idle timeout, only an absolute lifetime of their
+ * own (`dashboard.displaySessionHours`). Safe only for roles that change nothing: a role
+ * here must not hold any permission beyond `alerts.view` (checked by the unit tests).
+ */
+export const UNATTENDED_ROLES: ReadonlySet<UserRole> = new Set(['display']);
 
 export function isUserRole(value: string): value is UserRole {
   return (USER_ROLES as readonly string[]).includes(value);

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { isUserRole, type UserRole } from './roles.ts';
+import { isUserRole, USER_ROLES, type UserRole } from './roles.ts';
 
 /**
  * The dashboard's accounts, in SQLite (better-sqlite3, as store/alert-store.ts).
@@ -21,10 +21,13 @@ import { isUserRole, type UserRole } from './roles.ts';
 
 export const USERS_DB_FILE = 'users.db';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS users (
+/** The roles the table accepts, from auth/roles.ts: a role added there is accepted here after `migrateRoleCheck`. */
+const ROLE_CHECK = `CHECK (role IN (${USER_ROLES.map((role) => `'${role}'`).join(', ')}))`;
+
+const usersTable = (name: string): string => `
+CREATE TABLE IF NOT EXISTS ${name} (
   username TEXT PRIMARY KEY COLLATE NOCASE,
-  role TEXT NOT NULL CHECK (role IN ('nurse', 'biomed', 'admin')),
+  role TEXT NOT NULL ${ROLE_CHECK},
   password_hash TEXT NOT NULL,
   totp_secret BLOB,
   totp_last_step INTEGER,
@@ -36,6 +39,34 @@ CREATE TABLE IF NOT EXISTS users (
   updated_at TEXT NOT NULL
 );
 `;
+
+const COLUMNS = 'username, role, password_hash, totp_secret, totp_last_step, recovery_codes, disabled, failed_logins, locked_until, created_at, updated_at';
+
+/**
+ * A users.db made before a role was added (`display`) has a CHECK that refuses it, and
+ * SQLite cannot alter a CHECK in place: the table is rebuilt with the current one, rows
+ * copied as they are (the procedure of https://www.sqlite.org/lang_altertable.html §7,
+ * in one IMMEDIATE transaction, so that a `wardwatch users …` running beside the agent
+ * sees either table, never half of one). Returns whether it rebuilt.
+ */
+function migrateRoleCheck(db: Database.Database): boolean {
+  const current = (): boolean => {
+    const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'users'").pluck().get() as string | undefined;
+    return sql === undefined || sql.includes(ROLE_CHECK);
+  };
+  // The usual case takes no write lock; the check is made again inside the lock, since another process may have rebuilt it meanwhile.
+  if (current()) return false;
+  const migrate = db.transaction(() => {
+    if (current()) return false;
+    db.exec('DROP TABLE IF EXISTS users_rebuilt');
+    db.exec(usersTable('users_rebuilt'));
+    db.exec(`INSERT INTO users_rebuilt (${COLUMNS}) SELECT ${COLUMNS} FROM users`);
+    db.exec('DROP TABLE users');
+    db.exec('ALTER TABLE users_rebuilt RENAME TO users');
+    return true;
+  });
+  return migrate.immediate();
+}
 
 /** A row as stored. `totpSecret` is sealed (auth/secret-box.ts), never the secret itself. */
 export interface UserRecord {
@@ -125,7 +156,7 @@ function toRecord(row: Row): UserRecord {
   return {
     username: row.username,
     // The CHECK constraint keeps other values out; a row edited by hand to another role gets the least privilege.
-    role: isUserRole(row.role) ? row.role : 'nurse',
+    role: isUserRole(row.role) ? row.role : 'display',
     passwordHash: row.password_hash,
     totpSecret: row.totp_secret,
     totpLastStep: row.totp_last_step,
@@ -156,7 +187,8 @@ export class UserStore {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db.exec(usersTable('users'));
+    migrateRoleCheck(this.db);
   }
 
   static forDataDir(dataDir: string): UserStore {

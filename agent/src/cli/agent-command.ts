@@ -5,7 +5,7 @@ import { startAgent } from '../app.ts';
 import { CaptureIngest } from '../ingest/capture-ingest.ts';
 import { loadConfigOrExit } from './config-commands.ts';
 import { DEFAULT_TLS } from '../tls/server-tls.ts';
-import { parsePort, parsePortOrOff } from './options.ts';
+import { offPortsAsNull, parsePort, parsePortOrOff } from './options.ts';
 import { tlsBanner } from './tls-banner.ts';
 import { startOrExit, stopOnSignal } from './run-until-signal.ts';
 
@@ -19,6 +19,8 @@ interface AgentCommandOptions {
   readonly httpPort: number;
   readonly modbusHost: string;
   readonly modbusPort?: number;
+  readonly metricsHost: string;
+  readonly metricsPort: number | null;
   readonly logLevel: string;
   readonly capture?: string;
   readonly tap?: string;
@@ -37,10 +39,13 @@ export function registerAgentCommand(program: Command): void {
     .option('--http-port <port>', 'dashboard port, HTTPS unless config tls.mode is off (0 = any free port, logged)', parsePort, 8080)
     .option('--modbus-host <address>', 'address the Modbus/TCP gateways listen on', '0.0.0.0')
     .option('--modbus-port <port>', 'move the gateways of config modbus.gateways: the i-th listens on port + i (0 = each on a free port, logged)', parsePort)
+    .option('--metrics-host <address>', 'address /metrics (Prometheus) and /healthz listen on, plain HTTP without login: counts only, no patient data', '127.0.0.1')
+    .option('--metrics-port <port>', 'port of /metrics and /healthz (0 = any free port, logged; off = none)', parsePortOrOff, 9464)
     .option('--tap <url>', 'also watch the site\'s existing broker by subscribing to # there, e.g. mqtt://broker:1883 (credentials: the config\'s tap section); senders are not visible this way')
     .option('--capture <file|->', 'also watch a capture: a pcap/pcapng file, or - for a live stream such as `tcpdump -i eth1 --immediate-mode -U -w - \'port 1883 or port 502\'` (the agent needs no capture privilege)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
-    .action(async (options: AgentCommandOptions) => {
+    .action(async (parsed: AgentCommandOptions) => {
+      const options = offPortsAsNull(parsed, ['mqttPort', 'mqttsPort', 'metricsPort']);
       const config = await loadConfigOrExit(options.config);
       const logger = pino({ level: options.logLevel });
       const agent = await startOrExit('the agent', () =>
@@ -55,6 +60,8 @@ export function registerAgentCommand(program: Command): void {
           httpHost: options.httpHost,
           httpPort: options.httpPort,
           modbusHost: options.modbusHost,
+          metricsHost: options.metricsHost,
+          metricsPort: options.metricsPort,
           ...(options.tap === undefined ? {} : { tapUrl: options.tap }),
           ...(options.modbusPort === undefined ? {} : { modbusPort: options.modbusPort }),
           logger,
@@ -65,12 +72,15 @@ export function registerAgentCommand(program: Command): void {
         ...(agent.mqttPort === null ? [] : [`MQTT on ${options.mqttHost}:${agent.mqttPort}`]),
         ...(agent.mqttsPort === null ? [] : [`MQTT over TLS on ${options.mqttHost}:${agent.mqttsPort}`]),
       ].join(', ');
-      process.stdout.write(`wardwatch agent: ${mqtt}, dashboard ${agent.url}, alerts in ${agent.alertLogFile}${modbus.length > 0 ? `, Modbus gateways ${modbus}` : ''}\n`);
+      const metrics = agent.metricsPort !== null
+        ? `, metrics and health on http://${options.metricsHost.includes(':') ? `[${options.metricsHost}]` : options.metricsHost}:${agent.metricsPort} (/metrics, /healthz)`
+        : options.metricsPort === null ? '' : `, NO metrics and health (could not listen on port ${options.metricsPort}, see the log)`;
+      process.stdout.write(`wardwatch agent: ${mqtt}, dashboard ${agent.url}${metrics}, alerts in ${agent.alertLogFile}${modbus.length > 0 ? `, Modbus gateways ${modbus}` : ''}\n`);
       if (agent.tls !== null) process.stdout.write(`${tlsBanner(agent.tls).join('\n')}\n`);
       if (options.capture !== undefined) {
         const ingest = new CaptureIngest({
           config,
-          ingest: (observation) => agent.pipeline.ingest(observation),
+          ingest: (observation) => agent.pipeline.ingest(observation, 'capture'),
           onInspectionFailure: (deviceId, master, error) => logger.error({ err: error, deviceId, master }, 'inspection of a captured request failed'),
         });
         const input = options.capture === '-' ? process.stdin : createReadStream(options.capture);

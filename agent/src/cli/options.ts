@@ -17,6 +17,18 @@ export function parsePortOrOff(value: string): number | null {
   return port;
 }
 
+/**
+ * commander keeps no null from an argParser: it stores '' instead (commander's
+ * handleOptionValue, "parseArg might have failed"), so `--mqtt-port off` reached the agent
+ * as '' and failed at listen(). The options that parsePortOrOff reads go through this once
+ * parsed: '' (off) becomes null again.
+ */
+export function offPortsAsNull<T extends object>(options: T, names: readonly (keyof T)[]): T {
+  const fixed = { ...options } as Record<keyof T, unknown>;
+  for (const name of names) if (fixed[name] === '') fixed[name] = null;
+  return fixed as T;
+}
+
 export function parsePositiveNumber(value: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) throw new InvalidArgumentError('must be a positive number');

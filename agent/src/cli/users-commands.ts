@@ -76,7 +76,7 @@ export function registerUsersCommands(program: Command): void {
   const users = program.command('users').description('dashboard accounts: add, list, disable, enable, reset MFA, issue recovery codes');
 
   dataDirOption(users.command('add').description('add a dashboard user; the password is read from standard input (asked twice on a terminal); MFA is enrolled by the user at first login').argument('<name>', 'username'))
-    .addOption(new Option('--role <role>', 'nurse: see and acknowledge; biomed: also configure devices, policy, baselines; admin: also users').choices(USER_ROLES).makeOptionMandatory())
+    .addOption(new Option('--role <role>', 'display: a wall screen, sees alerts only (no idle timeout, cannot acknowledge); nurse: see and acknowledge; biomed: also configure devices, policy, baselines; admin: also users').choices(USER_ROLES).makeOptionMandatory())
     .action(async (name: string, options: UsersOptions & { readonly role: UserRole }) => {
       checkUsername(name);
       if (!existsSync(options.dataDir)) {
@@ -100,6 +100,7 @@ export function registerUsersCommands(program: Command): void {
       }
       audit(options.dataDir, 'user-added', { username: name, role: options.role });
       process.stdout.write(`added ${name} (${options.role}). At the first login to the dashboard, ${name} enrols an authenticator app (TOTP) and receives recovery codes.\n`);
+      if (options.role === 'display') process.stdout.write(`Log ${name} in on the wall screen: the page opens the wall display by itself, cannot acknowledge, and stays logged in without an idle timeout until dashboard.displaySessionHours (default 168) after the login.\n`);
     });
 
   dataDirOption(users.command('list').description('every user: role, MFA enrolled, disabled, locked out'))

@@ -4,6 +4,11 @@ import { crossReferenceIssues, siteConfigSchema, type ConfigIssue, type SiteConf
 import { parseYamlDocument } from '../model/yaml-document.ts';
 import { ALERT_CATALOGUE } from '../alert/catalogue.ts';
 import { tlsConfigIssues } from '../tls/tls-config-issues.ts';
+import { caFileIssues } from '../tls/ca-file-issues.ts';
+import { uplinkWarnings } from '../model/uplink-schema.ts';
+import { influxdbWarnings } from '../model/influxdb-schema.ts';
+import { siemWarnings } from '../model/siem-schema.ts';
+import { siemFileIssues } from '../export/siem-file-issues.ts';
 
 export type ConfigLoadResult =
   | { readonly ok: true; readonly config: SiteConfig; readonly warnings: readonly ConfigIssue[] }
@@ -34,6 +39,9 @@ function configWarnings(config: SiteConfig): ConfigIssue[] {
   if (config.mqtt.allowAnonymous) {
     warnings.push({ path: 'mqtt.allowAnonymous', message: 'anonymous MQTT clients are accepted; their commands cannot be attributed' });
   }
+  warnings.push(...uplinkWarnings(config.uplink));
+  warnings.push(...influxdbWarnings(config.influxdb));
+  warnings.push(...siemWarnings(config.siem));
   return warnings;
 }
 
@@ -59,6 +67,16 @@ export function parseSiteConfig(text: string, options: ParseOptions = {}): Confi
   if (tls?.mode === 'files' && options.baseDir !== undefined) {
     parsed.value.tls = { ...tls, cert: resolve(options.baseDir, tls.cert), key: resolve(options.baseDir, tls.key) };
   }
+  const { uplink } = parsed.value;
+  if (uplink?.ca !== undefined && options.baseDir !== undefined) parsed.value.uplink = { ...uplink, ca: resolve(options.baseDir, uplink.ca) };
+  const { influxdb } = parsed.value;
+  if (influxdb?.ca !== undefined && options.baseDir !== undefined) parsed.value.influxdb = { ...influxdb, ca: resolve(options.baseDir, influxdb.ca) };
+  const { siem } = parsed.value;
+  const baseDir = options.baseDir;
+  if (siem !== undefined && baseDir !== undefined) {
+    const resolved = (file: string | undefined): string | undefined => (file === undefined ? undefined : resolve(baseDir, file));
+    parsed.value.siem = { ...siem, syslog: siem.syslog.map((destination) => ({ ...destination, ca: resolved(destination.ca), cert: resolved(destination.cert), key: resolved(destination.key) })) };
+  }
   return { ok: true, config: deepFreeze(parsed.value), warnings: configWarnings(parsed.value) };
 }
 
@@ -73,6 +91,8 @@ export async function loadSiteConfig(file: string): Promise<ConfigLoadResult> {
   const parsed = parseSiteConfig(text, { baseDir: dirname(resolve(file)) });
   if (!parsed.ok) return parsed;
   const tls = await tlsConfigIssues(parsed.config.tls);
-  if (tls.issues.length > 0) return { ok: false, issues: tls.issues, stage: 'files' };
-  return { ...parsed, warnings: [...parsed.warnings, ...tls.warnings] };
+  const siemFiles = await siemFileIssues(parsed.config.siem);
+  const fileIssues = [...tls.issues, ...(await caFileIssues('uplink.ca', parsed.config.uplink?.ca)), ...(await caFileIssues('influxdb.ca', parsed.config.influxdb?.ca)), ...siemFiles.issues];
+  if (fileIssues.length > 0) return { ok: false, issues: fileIssues, stage: 'files' };
+  return { ...parsed, warnings: [...parsed.warnings, ...tls.warnings, ...siemFiles.warnings] };
 }

@@ -6,7 +6,7 @@
  * are written first, so nothing an outbound channel drops is lost from the agent itself.
  */
 export interface OutboundStats {
-  /** Stable name, used as the `output` label in /metrics: `influxdb`, `syslog`, `uplink`. */
+  /** Stable name, used as the `output` label in /metrics: `influxdb`, `syslog:<transport>:<target>` (one per collector), `uplink`. */
   readonly name: string;
   /** Whether the peer is reachable now (the last write or connection attempt succeeded). */
   readonly connected: boolean;

@@ -3,6 +3,9 @@ import { DEVICE_PROFILES } from './profiles/index.ts';
 import { AMOUNT_UNITS, BOLUS_DOSE_UNITS, RATE_DOSE_UNITS, isConvertible } from './dose.ts';
 import type { DeviceKind } from './device-profile.ts';
 import { isValidTimeZone } from './local-time.ts';
+import { uplinkIssues, uplinkSchema } from './uplink-schema.ts';
+import { influxdbIssues, influxdbSchema } from './influxdb-schema.ts';
+import { siemIssues, siemSchema } from './siem-schema.ts';
 
 /**
  * The site configuration: inventory, drug library, MQTT accounts and command policy.
@@ -292,12 +295,20 @@ export const siteConfigSchema = z.strictObject({
   baseline: baselineSchema,
   /** Absent: `wardwatch agent` uses `{ mode: self-signed }` (agent/src/tls/server-tls.ts, DEFAULT_TLS). */
   tls: tlsSchema.optional(),
+  /** Forward alerts, health and a device summary to the hospital's central broker for `wardwatch hub` (model/uplink-schema.ts); absent: off. */
+  uplink: uplinkSchema.optional(),
+  /** Telemetry, commands and alerts as time series in InfluxDB 1.x, for Grafana (model/influxdb-schema.ts); absent: off. */
+  influxdb: influxdbSchema.optional(),
+  /** Alerts as RFC 5424 syslog in CEF to the SOC's collectors (model/siem-schema.ts, export/syslog-sink.ts); absent: off. */
+  siem: siemSchema.optional(),
   /** Dashboard logins (agent/src/server/sessions.ts): how long a session lasts; and the nurse screen's escalation. */
   dashboard: z.strictObject({
     /** A session not used for this long ends (OWASP: 15–30 min for most applications; shorter where the risk is higher). */
     sessionIdleMinutes: z.number().int().min(1).max(720).default(15),
     /** A session ends this long after its login, used or not: a long shift. */
     sessionHours: z.number().int().min(1).max(24).default(12),
+    /** A wall display's session (role `display`, view only) has no idle timeout; it ends this long after its login: a week by default, 30 days at most. */
+    displaySessionHours: z.number().int().min(1).max(720).default(168),
     /** A critical alert still unacknowledged this long after it was raised is shown escalated on the nurse screen, and chimes every minute. */
     escalateCriticalAfterSeconds: z.number().int().min(1).max(86_400).default(120),
   }).prefault({}),
@@ -313,6 +324,9 @@ export type BaselineConfig = SiteConfig['baseline'];
 export type ModbusGatewayConfig = SiteConfig['modbus']['gateways'][number];
 export type DetectionConfig = SiteConfig['detection'];
 export type TlsConfig = NonNullable<SiteConfig['tls']>;
+export type { UplinkConfig } from './uplink-schema.ts';
+export type { InfluxdbConfig } from './influxdb-schema.ts';
+export type { SiemConfig } from './siem-schema.ts';
 
 export interface ConfigIssue {
   /** Dotted path into the file, e.g. `devices[2].careArea`. */
@@ -443,5 +457,8 @@ export function crossReferenceIssues(config: SiteConfig): ConfigIssue[] {
       }
     });
   });
+  issues.push(...uplinkIssues(config.uplink, config.site.ward));
+  issues.push(...influxdbIssues(config.influxdb));
+  issues.push(...siemIssues(config.siem));
   return issues;
 }

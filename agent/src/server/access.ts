@@ -28,11 +28,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: /^\/api\/alerts$/, permission: 'alerts.view', name: 'the alerts' },
   { method: 'GET', path: /^\/api\/alerts\/export$/, permission: 'alerts.view', name: 'the alerts export' },
   { method: 'GET', path: /^\/api\/devices$/, permission: 'alerts.view', name: 'the devices' },
+  { method: 'GET', path: /^\/api\/devices\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}\/history$/, permission: 'alerts.view', name: 'a device\'s history' },
   { method: 'GET', path: /^\/api\/health$/, permission: 'alerts.view', name: 'the agent\'s health' },
   { method: 'POST', path: /^\/api\/alerts\/[0-9a-f-]{36}\/ack$/, permission: 'alerts.acknowledge', name: 'acknowledge an alert' },
   { method: 'GET', path: /^\/api\/baseline$/, permission: 'baseline.configure', name: 'the learned baseline' },
   { method: 'GET', path: /^\/api\/users$/, permission: 'users.manage', name: 'the dashboard users' },
   { method: 'GET', path: /^\/api\/audit$/, permission: 'audit.view', name: 'the audit log' },
+  { method: 'GET', path: /^\/api\/wards$/, permission: 'alerts.view', name: 'the wards (wardwatch hub)' },
 ];
 
 export type Access =

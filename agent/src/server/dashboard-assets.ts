@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -11,12 +12,23 @@ export interface DashboardAssets {
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../../dashboard/', import.meta.url));
 
 /**
+ * uPlot's own sheet (the device page's charts). The CSP allows style sheets from 'self'
+ * only, never inline <style>, so it is served as part of /assets/style.css, before ours
+ * so that our rules win over its defaults. Resolved when the assets are built, so that a
+ * missing package fails the dashboard only (app.ts logs it), never the agent's start.
+ */
+function uplotCssPath(): string {
+  return createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css');
+}
+
+/**
  * Bundles dashboard/src/main.ts in memory once at start-up (esbuild, a few tens of ms),
  * so a checkout runs with no build step and the browser gets one small module.
  */
 export async function loadDashboardAssets(directory = DASHBOARD_DIR): Promise<DashboardAssets> {
-  const [indexHtml, styleCss, bundle] = await Promise.all([
+  const [indexHtml, uplotCss, ownCss, bundle] = await Promise.all([
     readFile(`${directory}index.html`),
+    readFile(uplotCssPath()),
     readFile(`${directory}style.css`),
     build({
       entryPoints: [`${directory}src/main.ts`],
@@ -32,5 +44,6 @@ export async function loadDashboardAssets(directory = DASHBOARD_DIR): Promise<Da
   ]);
   const output = bundle.outputFiles[0];
   if (output === undefined) throw new Error('dashboard bundle produced no output');
+  const styleCss = Buffer.concat([Buffer.from('/* uPlot (MIT), node_modules/uplot/dist/uPlot.min.css */\n'), uplotCss, Buffer.from('\n'), ownCss]);
   return { indexHtml, appJs: Buffer.from(output.contents), styleCss };
 }

@@ -88,10 +88,11 @@ export class DashboardAuth {
 
   sessionView(session: Session | null): SessionView {
     if (session === null) return { user: null };
+    const idleMs = this.options.sessions.idleMsOf(session);
     return {
       user: { name: session.username, role: session.role },
       permissions: [...ROLE_PERMISSIONS[session.role]],
-      idleTimeoutSeconds: Math.round(this.options.sessions.options.idleMs / 1000),
+      idleTimeoutSeconds: idleMs === null ? null : Math.round(idleMs / 1000),
     };
   }
 
@@ -141,7 +142,7 @@ export class DashboardAuth {
         return sendJson(response, 403, { error: 'This account is disabled; ask an administrator.' } satisfies ApiError);
       case 'locked': {
         const seconds = retryAfter(outcome.until, now);
-        return sendJson(response, 423, { error: `Too many failed logins for this account: it is locked for ${minutes(seconds)}.`, retryAfterSeconds: seconds } satisfies ApiError, { 'Retry-After': String(seconds) });
+        return sendJson(response, 423, { error: `Too many failed logins: this account is locked. Try again in ${minutes(seconds)}, or ask an administrator to unlock it.`, retryAfterSeconds: seconds } satisfies ApiError, { 'Retry-After': String(seconds) });
       }
       case 'rate-limited': {
         const seconds = retryAfter(outcome.until, now);

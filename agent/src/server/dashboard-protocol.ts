@@ -36,6 +36,8 @@ export interface AlertView {
   readonly evidence: Readonly<Record<string, unknown>>;
   readonly state: AlertState;
   readonly ack: AlertAcknowledgement | null;
+  /** At `wardwatch hub` only: the ward (its agent's site.ward, from the uplink topic) that raised the alert. */
+  readonly origin?: string;
 }
 
 export interface DeviceView {
@@ -96,12 +98,39 @@ export interface ScreenSettingsView {
 
 export type ServerMessage =
   /** `screen` is absent from agents that predate it: the page then uses its defaults. */
-  | { readonly type: 'snapshot'; readonly site: SiteView; readonly devices: readonly DeviceView[]; readonly alerts: readonly AlertView[]; readonly health: HealthView; readonly screen?: ScreenSettingsView }
+  | { readonly type: 'snapshot'; readonly site: SiteView; readonly devices: readonly DeviceView[]; readonly alerts: readonly AlertView[]; readonly health: HealthView; readonly screen?: ScreenSettingsView; readonly wards?: readonly WardSummaryView[] }
   | { readonly type: 'device'; readonly device: DeviceView }
   /** A new alert, or an update of one already sent (same id): count, lastTs, state. */
   | { readonly type: 'alert'; readonly alert: AlertView }
   /** Sent every HEALTH_INTERVAL_MS; a client that hears nothing for 3 intervals shows MONITORING OFFLINE. */
-  | { readonly type: 'health'; readonly health: HealthView };
+  | { readonly type: 'health'; readonly health: HealthView }
+  /** `wardwatch hub` only: the ward overview, sent whole when a ward's state or alert counts change. */
+  | { readonly type: 'wards'; readonly wards: readonly WardSummaryView[] };
+
+/**
+ * One ward as `wardwatch hub` sees it through the central broker (agent/src/hub/): GET
+ * /api/wards, the snapshot's `wards` and the `wards` message. `offline`: the ward's uplink
+ * is down (its Last Will, or a clean stop), its health reports stopped coming, or the hub
+ * itself has lost the broker; `degraded`: the ward's agent says so.
+ */
+export interface WardSummaryView {
+  readonly ward: string;
+  /** The site name the ward's agent reports; null before its first message. */
+  readonly site: string | null;
+  readonly status: 'ok' | 'degraded' | 'offline';
+  /** Plain-language reasons when not ok: the uplink's state, staleness, the agent's own reasons. */
+  readonly reasons: readonly string[];
+  /** The retained uplink state: `unknown` before the first one. */
+  readonly uplink: 'online' | 'offline' | 'unknown';
+  /** When the hub last received anything from the ward, ISO-8601; null if never. */
+  readonly lastHeard: string | null;
+  /** Open alerts the hub holds for the ward, by severity. */
+  readonly openAlerts: Readonly<Record<Severity, number>>;
+  /** From the ward's last device summary; null before the first. */
+  readonly devices: { readonly total: number; readonly online: number; readonly underAlert: number } | null;
+  /** The ward's uplink queue as its last health report gave it; null before the first. */
+  readonly queue: { readonly queued: number; readonly dropped: number } | null;
+}
 
 export const HEALTH_INTERVAL_MS = 2_000;
 
@@ -111,7 +140,7 @@ export interface AcknowledgeRequest {
 }
 
 /** Dashboard roles and permissions (agent/src/auth/roles.ts); strings here, so the browser bundle stays free of it. */
-export type RoleName = 'nurse' | 'biomed' | 'admin';
+export type RoleName = 'display' | 'nurse' | 'biomed' | 'admin';
 
 export interface SessionUser {
   readonly name: string;
@@ -125,8 +154,8 @@ export type SessionView =
       readonly user: SessionUser;
       /** Permission ids of the role (alerts.view, alerts.acknowledge, baseline.configure, users.manage, audit.view, …). */
       readonly permissions: readonly string[];
-      /** The session ends after this long without a request. */
-      readonly idleTimeoutSeconds: number;
+      /** The session ends after this long without a request; null for a wall display's session, which has no idle timeout. */
+      readonly idleTimeoutSeconds: number | null;
     };
 
 /** POST /api/login body. `code`: the 6-digit authenticator code, or a recovery code (xxxx-xxxx-xxxx). */
@@ -218,6 +247,118 @@ export interface BaselineStatusView {
     readonly envelopes: number;
     readonly stableEnvelopes: number;
   }[];
+}
+
+/** Chart families of the device page: one chart each, one unit each. */
+export type HistoryFamily = 'dose' | 'rate' | 'volume' | 'battery' | 'pacing-rate' | 'pacing-amplitude' | 'pacing-width';
+
+/** Limits drawn on a chart, in the series' unit; null where a side has none. */
+export interface HistoryLimitsView {
+  /** `drug-library`: the site's DERS limits (soft: warn, hard: refuse); `device`: the profile's programmable range. */
+  readonly kind: 'drug-library' | 'device';
+  /** Where they come from, in words: "ICU drug library: heparin", "heparin (ICU) limits at 80 kg". */
+  readonly source: string;
+  readonly unit: string;
+  readonly hardMin: number | null;
+  readonly hardMax: number | null;
+  readonly softMin: number | null;
+  readonly softMax: number | null;
+}
+
+/** The learned envelope the baseline judges this quantity by (agent/src/detect/baseline/baseline-value-detector.ts). */
+export interface LearnedEnvelopeView {
+  /** `device`: this device's own; `group`: the ward's devices of its kind (in its care area), while the device has too little history. */
+  readonly level: 'device' | 'group';
+  /** Baseline table key: `heparin/dose`, `ICU/heparin/rate`, `program/lower_rate_ppm`. */
+  readonly key: string;
+  readonly low: number;
+  readonly high: number;
+  readonly unit: string;
+  readonly samples: number;
+  /** Its bounds held over the last 20 samples. */
+  readonly stable: boolean;
+  /** Bounds an engineer wrote in an imported baseline. */
+  readonly pinned: boolean;
+  /** Whether a value outside it is alerted now (monitor mode, after the learning period). */
+  readonly judged: boolean;
+}
+
+export interface HistorySeriesView {
+  /** `rate_ml_h`, `dose:ICU/heparin`, `lower_rate_ppm`, … */
+  readonly key: string;
+  readonly family: HistoryFamily;
+  readonly label: string;
+  readonly unit: string;
+  /** `telemetry`: the device's own report; `command`: the values it was programmed with. */
+  readonly source: 'telemetry' | 'command';
+  /** Start of each bucket, epoch milliseconds of event time, oldest first; only buckets with a value. */
+  readonly t: readonly number[];
+  /** The last value in each bucket, and the bucket's minimum and maximum. */
+  readonly last: readonly number[];
+  readonly min: readonly number[];
+  readonly max: readonly number[];
+  readonly limits: HistoryLimitsView | null;
+  /** Null while learning: fewer than `baseline.minSamples` samples, or nothing learned for this quantity. */
+  readonly envelope: LearnedEnvelopeView | null;
+}
+
+export interface CommandMarkerView {
+  /** Event time, epoch milliseconds. */
+  readonly ts: number;
+  readonly command: string;
+  /** Who sent it, as far as the agent could see: an account, a Modbus master, or "not visible (…)". */
+  readonly sender: string;
+  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed';
+  /** The parameters the device profile declares for the command. */
+  readonly params: Readonly<Record<string, number | string | boolean>>;
+  /** Values to plot on the series of the same key: the commanded rate and the dose it means. */
+  readonly values: Readonly<Record<string, number>>;
+}
+
+/** What the agent believes a pump is infusing (drug, care area, weight and the rate last known). */
+export interface InfusionView {
+  readonly drug: string;
+  readonly careArea: string;
+  readonly weightKg: number;
+  readonly rateMlPerHour: number;
+  /** The rate in the drug library's dose unit; null when the drug is not in the care area's library. */
+  readonly dose: number | null;
+  readonly doseUnit: string | null;
+}
+
+/**
+ * GET /api/devices/<id>/history (issue 6, engineer view): the device's last 24 h of event
+ * time, one point per minute, kept in the agent's memory only (agent/src/store/device-history.ts;
+ * not kept across restarts: InfluxDB is the long-term store).
+ */
+export interface DeviceHistoryView {
+  readonly device: DeviceView;
+  /** A pump's infusion; null for a programmer or an idle pump. */
+  readonly infusion: InfusionView | null;
+  /** Width of one point (60). */
+  readonly resolutionSeconds: number;
+  /** Span kept (24). */
+  readonly windowHours: number;
+  /** Start of the window and newest event recorded, ISO-8601; null before the device's first event. */
+  readonly from: string | null;
+  readonly until: string | null;
+  /** Non-empty series, the current drug's dose first. */
+  readonly series: readonly HistorySeriesView[];
+  /** Commands the device received in the window, oldest first. */
+  readonly markers: readonly CommandMarkerView[];
+  /** Caps hit on this device's history (DESIGN.md, principle 3). */
+  readonly dropped: {
+    /** Events older than the window when they came. */
+    readonly late: number;
+    readonly seriesEvicted: number;
+    readonly markersEvicted: number;
+    readonly unrepresentable: number;
+  };
+  readonly baseline: {
+    readonly mode: 'learn' | 'monitor' | 'off';
+    /** Learned deviations are alerted for this kind of device now. */
+    readonly judging: boolean;
+  };
 }
 
 /** The close code of a live feed whose session ended (logout, idle timeout, lifetime): log in again. */

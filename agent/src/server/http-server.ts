@@ -10,7 +10,7 @@ import { normalizeAddress } from '../ingest/address.ts';
 import { accessFor, roleMay } from './access.ts';
 import { alertsCsv, exportFileName, isExportFormat } from './alert-export.ts';
 import type { DashboardAuth } from './dashboard-auth.ts';
-import type { AlertView, AuditView, BaselineStatusView, DashboardUserView, DeviceView, HealthView } from './dashboard-protocol.ts';
+import type { AlertView, AuditView, BaselineStatusView, DashboardUserView, DeviceHistoryView, DeviceView, HealthView, WardSummaryView } from './dashboard-protocol.ts';
 import type { DashboardAssets } from './dashboard-assets.ts';
 import { readJsonRequest, send, sendJson } from './http-io.ts';
 import { isSameOrigin } from './same-origin.ts';
@@ -23,12 +23,16 @@ export { MAX_BODY_BYTES, SECURITY_HEADERS } from './http-io.ts';
 export interface DashboardApi {
   alerts(limit: number): AlertView[];
   devices(): DeviceView[];
+  /** The device's last 24 h (issue 6, engineer view); null for a device not in the inventory. */
+  deviceHistory(deviceId: string): DeviceHistoryView | null;
   health(): HealthView;
-  /** `by` is the session's user; the composition root also writes the audit entry. */
-  acknowledge(id: string, by: string, reason: string, from: string): AcknowledgeOutcome;
+  /** `by` is the session's user; the composition root also writes the audit entry. Absent at `wardwatch hub`, which only shows alerts (405). */
+  acknowledge?(id: string, by: string, reason: string, from: string): AcknowledgeOutcome;
   baseline(): BaselineStatusView;
   users(): DashboardUserView[];
   audit(limit: number): AuditView;
+  /** `wardwatch hub` only (agent/src/hub/): the ward overview; absent on an agent (404). */
+  wards?(): WardSummaryView[];
 }
 
 const acknowledgeBody = z.strictObject({
@@ -171,6 +175,13 @@ export class DashboardServer {
         return sendJson(response, 200, this.api.users());
       case '/api/audit':
         return sendJson(response, 200, this.api.audit(boundedLimit(url, 100, 1000)));
+      case '/api/wards':
+        return this.api.wards === undefined ? sendJson(response, 404, { error: 'not found' }) : sendJson(response, 200, this.api.wards());
+    }
+    const history = /^\/api\/devices\/([^/]+)\/history$/.exec(url.pathname);
+    if (history !== null) {
+      const view = this.api.deviceHistory(history[1] ?? '');
+      return view === null ? sendJson(response, 404, { error: 'no such device' }) : sendJson(response, 200, view);
     }
     const ack = /^\/api\/alerts\/([0-9a-f-]{36})\/ack$/.exec(url.pathname);
     if (ack !== null) return this.acknowledge(request, response, ack[1] ?? '', session);
@@ -196,6 +207,7 @@ export class DashboardServer {
   }
 
   private async acknowledge(request: IncomingMessage, response: ServerResponse, id: string, session: Session): Promise<void> {
+    if (this.api.acknowledge === undefined) return sendJson(response, 405, { error: 'alerts are acknowledged on the ward\'s own dashboard; the hub only shows them' });
     const input = await readJsonRequest(request, response, acknowledgeBody);
     if (input === null) return;
     const outcome = this.api.acknowledge(id, session.username, input.reason, normalizeAddress(request.socket.remoteAddress));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { PendingEnrolment } from '../auth/enrolment.ts';
-import type { UserRole } from '../auth/roles.ts';
+import { UNATTENDED_ROLES, type UserRole } from '../auth/roles.ts';
 
 /**
  * Dashboard sessions (issue 6), after the OWASP Session Management Cheat Sheet: the id is
@@ -16,6 +16,11 @@ import type { UserRole } from '../auth/roles.ts';
  *   feed does not, so a station left alone is signed out. When a session ends its live
  *   feeds are closed (the hub listens to `onEnd`) and the screen says so loudly.
  * - Absolute lifetime (default 12 h, a long shift): whatever the activity.
+ * - A wall display's session (the roles of auth/roles.ts UNATTENDED_ROLES, which may only
+ *   look) has no idle timeout: nobody touches a screen on the wall, and signing it out
+ *   would blank the ward's alerts there. It keeps an absolute lifetime of its own
+ *   (`displayAbsoluteMs`, default 7 days, `dashboard.displaySessionHours`), so that a
+ *   display left logged in is still made to log in again now and then.
  * - The id changes at login (a new session is made; any the browser held is deleted),
  *   so an id planted before login is worth nothing after it (session fixation).
  * - Bounded (DESIGN.md, principle 3): at most `maxSessions`; past that the session used
@@ -31,6 +36,8 @@ import type { UserRole } from '../auth/roles.ts';
 export interface SessionOptions {
   readonly idleMs: number;
   readonly absoluteMs: number;
+  /** The absolute lifetime of a session of an unattended role (a wall display), which has no idle timeout. */
+  readonly displayAbsoluteMs: number;
   readonly maxSessions: number;
   /** How long a pre-login (enrolment) session lives, from its creation. */
   readonly preLoginMs: number;
@@ -42,6 +49,7 @@ export interface SessionOptions {
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   idleMs: 15 * 60_000,
   absoluteMs: 12 * 3_600_000,
+  displayAbsoluteMs: 168 * 3_600_000,
   maxSessions: 1_024,
   preLoginMs: 10 * 60_000,
   maxPreLogin: 256,
@@ -51,6 +59,10 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
 /** 32 bytes from the CSPRNG, base64url (43 characters). */
 export const SESSION_ID_BYTES = 32;
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+function isUnattended(session: Pick<Session, 'role'>): boolean {
+  return UNATTENDED_ROLES.has(session.role);
+}
 
 export function newSessionId(): string {
   return randomBytes(SESSION_ID_BYTES).toString('base64url');
@@ -164,7 +176,13 @@ export class SessionStore {
 
   /** How long until `session` ends if it is not used, in ms. */
   remainingMs(session: Session): number {
-    return Math.max(0, Math.min(session.lastUsedAt + this.options.idleMs, session.createdAt + this.options.absoluteMs) - this.now());
+    const ends = isUnattended(session) ? session.createdAt + this.options.displayAbsoluteMs : Math.min(session.lastUsedAt + this.options.idleMs, session.createdAt + this.options.absoluteMs);
+    return Math.max(0, ends - this.now());
+  }
+
+  /** The idle timeout that applies to `session`, in ms, or null when it has none (a wall display). */
+  idleMsOf(session: Pick<Session, 'role'>): number | null {
+    return isUnattended(session) ? null : this.options.idleMs;
   }
 
   createPreLogin(username: string, enrolment: PendingEnrolment): PreLoginSession {
@@ -205,6 +223,7 @@ export class SessionStore {
   }
 
   private expiry(session: Session, at: number): SessionEndReason | null {
+    if (isUnattended(session)) return at - session.createdAt >= this.options.displayAbsoluteMs ? 'expired' : null;
     if (at - session.createdAt >= this.options.absoluteMs) return 'expired';
     if (at - session.lastUsedAt >= this.options.idleMs) return 'idle';
     return null;

@@ -1,3 +1,4 @@
+import { ALERT_CATALOGUE, type AlertType } from '../../alert/catalogue.ts';
 import type { FindingSink } from '../../alert/finding.ts';
 import type { DrugLibrary } from '../../model/drug-library.ts';
 import type { LocalTimeConverter } from '../../model/local-time.ts';
@@ -18,9 +19,25 @@ export const VERSION_FIELDS: readonly string[] = ['library_version', 'firmware']
 const VERSION_TOUCH_MS = 3_600_000;
 
 /**
+ * Whether any detector raised a high or critical alert on the event: a dose above the hard
+ * limit, an unauthorized command, a replay. Such an event is an attack or an error until
+ * someone says otherwise, and learning it would widen the envelope an attacker must stay
+ * within. Warnings (a soft limit a clinician overrode, a care-area mismatch) are learned:
+ * they are part of care, and the soft-limit alert still fires every time.
+ */
+function raisedSeriousAlert(types: readonly AlertType[]): boolean {
+  for (const type of types) {
+    const severity = ALERT_CATALOGUE[type].severity;
+    if (severity === 'critical' || severity === 'high') return true;
+  }
+  return false;
+}
+
+/**
  * Fills the baseline from what the ward does (issue 5, part 1). Runs after every deviation
  * detector, on the device state before the event, and learns nothing from an event a
- * detector flagged: a deviation waits for review instead of teaching itself as normal.
+ * baseline detector flagged, or any detector raised a high or critical alert on: a
+ * deviation waits for review instead of teaching itself as normal.
  * In `monitor` mode it keeps learning what conforms; a frozen device learns nothing.
  */
 export class BaselineLearner implements Detector {
@@ -31,6 +48,8 @@ export class BaselineLearner implements Detector {
     private readonly library: DrugLibrary,
     private readonly state: DeviceStateTracker,
     private readonly clock: LocalTimeConverter,
+    /** The alert types the detectors before this one raised on the current event (pipeline.ts FindingRecorder). */
+    private readonly raisedOnEvent: () => readonly AlertType[] = () => [],
   ) {}
 
   inspect(event: PipelineEvent, _report: FindingSink): void {
@@ -38,7 +57,7 @@ export class BaselineLearner implements Detector {
     if (event.kind !== 'command' && event.kind !== 'telemetry') return;
     this.model.expire(event.ts);
     const device = this.model.device(event.device.config.id, event.device.profile.id, event.ts);
-    const learn = !device.frozen && !this.model.isFlagged(event);
+    const learn = !device.frozen && !this.model.isFlagged(event) && !raisedSeriousAlert(this.raisedOnEvent());
     if (learn) {
       this.model.events += 1;
       this.model.learnedUntil = Math.max(this.model.learnedUntil ?? event.ts, event.ts);

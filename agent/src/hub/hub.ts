@@ -1,0 +1,261 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { SESSION_END_TEXT, sweepInterval } from '../app.ts';
+import { MAX_RECENT_ALERTS } from '../alert/alert-manager.ts';
+import { AuditLog, readAuditLines, verifyAuditLog } from '../audit/audit-log.ts';
+import { LoginGuard } from '../auth/login-guard.ts';
+import { SecretBox } from '../auth/secret-box.ts';
+import { UserStore, userView } from '../auth/user-store.ts';
+import type { TlsConfig } from '../model/site-schema.ts';
+import { DashboardAuth } from '../server/dashboard-auth.ts';
+import { loadDashboardAssets, type DashboardAssets } from '../server/dashboard-assets.ts';
+import { HEALTH_INTERVAL_MS, type AuditView, type BaselineStatusView, type HealthView, type ServerMessage, type WardSummaryView } from '../server/dashboard-protocol.ts';
+import { DashboardServer, type DashboardApi } from '../server/http-server.ts';
+import { SessionStore, type SessionOptions } from '../server/sessions.ts';
+import { WebSocketHub } from '../server/websocket-hub.ts';
+import { AlertStore } from '../store/alert-store.ts';
+import { lockDataDir } from '../store/data-dir-lock.ts';
+import { prepareServerTls, type ServerTls } from '../tls/server-tls.ts';
+import { HubAlertBook, type HubAlertCounts } from './hub-alerts.ts';
+import { MAX_HUB_WARDS, type HubConfig } from './hub-config.ts';
+import { HubSubscriber, type RejectReason } from './hub-subscriber.ts';
+import { WardRegistry, type HubLinkState } from './ward-registry.ts';
+
+export interface HubOptions {
+  readonly config: HubConfig;
+  readonly dataDir: string;
+  readonly httpHost?: string;
+  /** 0 = a free port. */
+  readonly httpPort: number;
+  /** TLS for the dashboard; absent: plain HTTP. `wardwatch hub` passes the config's `tls`, or self-signed. */
+  readonly tls?: TlsConfig;
+  readonly openssl?: string;
+  readonly logger?: Logger;
+  readonly sessions?: Partial<SessionOptions>;
+}
+
+export interface RunningHub {
+  readonly httpPort: number;
+  readonly url: string;
+  readonly tls: ServerTls | null;
+  readonly alerts: HubAlertBook;
+  wards(): WardSummaryView[];
+  /** Whether the hub is connected to the central broker now. */
+  readonly brokerConnected: boolean;
+  /** Messages from the broker, and those not used by reason. */
+  messages(): { readonly received: number; readonly rejected: Readonly<Partial<Record<RejectReason, number>>>; readonly alerts: HubAlertCounts };
+  stop(): Promise<void>;
+}
+
+export const HUB_ALERTS_FILE = 'hub-alerts.db';
+/** The ward overview is pushed at most this often, and only when it changed. */
+const WARDS_PUSH_MS = 1_000;
+/** Ward reasons shown in the hub's health banner; the rest are summed up. */
+const MAX_BANNER_WARDS = 10;
+
+/** The hub keeps no baseline: the baseline page has nothing to show. */
+const NO_BASELINE: BaselineStatusView = { saved: false, mode: 'off', learningHours: 0, learnedUntil: null, events: 0, devicesCovered: 0, devicesTotal: 0, devices: [] };
+
+/**
+ * `wardwatch hub` (issue 8, many wards): one dashboard over every ward whose agent sends
+ * its alerts, health and device summary to the hospital's central broker (export/uplink.ts).
+ * The same dashboard server, logins, sessions, roles, audit log and TLS as an agent, with
+ * the hub's own users in its own data directory; the ward overview comes from the
+ * retained health and uplink state, the alert list from every ward's alerts (each marked
+ * with its ward). Alerts are acknowledged at the ward, where the nurse is answerable:
+ * the hub only shows them (its acknowledge route answers 405).
+ */
+export async function startHub(options: HubOptions): Promise<RunningHub> {
+  const { config } = options;
+  const logger = options.logger ?? pino({ level: 'info' });
+  // Read before anything is opened: a CA file gone since the config was checked stops the start cleanly.
+  const brokerCa = config.broker.ca === undefined ? undefined : readFileSync(config.broker.ca);
+  await mkdir(options.dataDir, { recursive: true, mode: 0o750 });
+  const unlockDataDir = await lockDataDir(options.dataDir);
+  const httpHost = options.httpHost ?? '127.0.0.1';
+  let tls: ServerTls | null;
+  try {
+    tls = options.tls === undefined ? null : await prepareServerTls(options.tls, { dataDir: options.dataDir, listenHosts: [httpHost], logger, ...(options.openssl === undefined ? {} : { openssl: options.openssl }) });
+  } catch (error) {
+    await unlockDataDir();
+    throw error;
+  }
+  const users = UserStore.forDataDir(options.dataDir);
+  if (users.list().length === 0) logger.warn({ dataDir: options.dataDir }, `no dashboard users yet: wardwatch users add NAME --role admin -d ${options.dataDir}`);
+  const auditLog = AuditLog.forDataDir(options.dataDir);
+  const store = new AlertStore(join(options.dataDir, HUB_ALERTS_FILE));
+  const book = new HubAlertBook(config.maxAlerts, store, store.loadRecent(config.maxAlerts));
+  const registry = new WardRegistry(config.wards, MAX_HUB_WARDS);
+  const startedAt = Date.now();
+  let link: HubLinkState = { connected: false, reason: 'not connected yet', since: startedAt };
+  let subscriber: HubSubscriber | null = null;
+
+  const wards = (): WardSummaryView[] => registry.summaries(Date.now(), { ...link, reason: link.connected ? null : subscriber?.lastError ?? link.reason }, book.openByWard());
+  const health = (): HealthView => {
+    const now = Date.now();
+    const summaries = wards();
+    const reasons: string[] = [];
+    if (!link.connected) reasons.push(`the hub is not connected to the central broker${subscriber?.lastError === null || subscriber === null ? '' : ` (${subscriber.lastError})`}: no ward's alerts can arrive`);
+    const troubled = link.connected ? summaries.filter((ward) => ward.status !== 'ok') : [];
+    for (const ward of troubled.slice(0, MAX_BANNER_WARDS)) reasons.push(`ward ${ward.ward} ${ward.status}: ${ward.reasons.join('; ')}`);
+    if (troubled.length > MAX_BANNER_WARDS) reasons.push(`and ${troubled.length - MAX_BANNER_WARDS} more wards not ok`);
+    // A message the hub could not use may have been an alert: said until the hub restarts, as an agent says a failing output.
+    const unread = [...(subscriber?.rejected ?? [])].filter(([reason]) => reason !== 'topic');
+    if (unread.length > 0) reasons.push(`${unread.reduce((sum, [, count]) => sum + count, 0)} messages from the wards could not be used (${unread.map(([reason, count]) => `${reason}: ${count}`).join(', ')}); see the hub's log`);
+    return {
+      status: reasons.length === 0 ? 'ok' : 'degraded',
+      reasons,
+      startedAt: new Date(startedAt).toISOString(),
+      now: new Date(now).toISOString(),
+      mqttClients: summaries.filter((ward) => ward.uplink === 'online').length,
+      publishes: subscriber?.received ?? 0,
+      anomalies: Object.fromEntries(subscriber?.rejected ?? []),
+      alerts: book.size,
+    };
+  };
+
+  const snapshot = (): ServerMessage => ({
+    type: 'snapshot',
+    site: { name: config.site.name, ward: 'all wards' },
+    devices: [],
+    alerts: book.list(MAX_RECENT_ALERTS),
+    health: health(),
+    screen: { escalateCriticalAfterSeconds: config.dashboard.escalateCriticalAfterSeconds },
+    wards: wards(),
+  });
+  const feed = new WebSocketHub(snapshot);
+
+  let lastWardsJson = '';
+  const pushWards = (): void => {
+    const current = wards();
+    const json = JSON.stringify(current);
+    if (json === lastWardsJson) return;
+    lastWardsJson = json;
+    feed.broadcast({ type: 'wards', wards: current });
+  };
+
+  subscriber = new HubSubscriber({
+    url: config.broker.url,
+    ...(config.broker.username === undefined ? {} : { username: config.broker.username }),
+    ...(config.broker.password === undefined ? {} : { password: config.broker.password }),
+    ...(brokerCa === undefined ? {} : { ca: brokerCa }),
+    clientId: config.broker.clientId,
+    topicPrefix: config.broker.topicPrefix,
+    reconnectMaxSeconds: config.broker.reconnectMaxSeconds,
+    logger,
+    handlers: {
+      alert: (ward, message) => {
+        if (!registry.admits(ward)) return;
+        registry.touch(ward, message.site, Date.now());
+        const arrival = book.accept(ward, message.alert);
+        if (arrival === 'new' || arrival === 'updated') {
+          const alert = book.get(message.alert.id);
+          if (alert !== undefined) feed.broadcast({ type: 'alert', alert });
+        } else if (arrival === 'conflict') {
+          logger.warn({ ward, alertId: message.alert.id }, 'hub: a ward sent an alert id another ward already has; refused');
+        }
+      },
+      health: (ward, message) => {
+        if (registry.admits(ward)) registry.health(ward, message, Date.now());
+      },
+      devices: (ward, message) => {
+        if (registry.admits(ward)) registry.devices(ward, message, Date.now());
+      },
+      uplink: (ward, message) => {
+        if (!registry.admits(ward)) return;
+        registry.uplink(ward, message, Date.now());
+        if (message.state === 'offline') logger.warn({ ward, reason: message.reason }, 'hub: a ward\'s uplink is offline');
+        pushWards();
+      },
+      link: (connected) => {
+        link = connected ? { connected: true, reason: null, since: null } : { connected: false, reason: 'connection lost', since: Date.now() };
+        pushWards();
+      },
+    },
+  });
+
+  let assets: DashboardAssets | null = null;
+  try {
+    assets = await loadDashboardAssets();
+  } catch (error) {
+    logger.error({ err: error }, 'dashboard assets could not be built; the API under /api/ still works');
+  }
+  const api: DashboardApi = {
+    alerts: (limit) => book.list(limit),
+    devices: () => [],
+    deviceHistory: () => null,
+    health,
+    baseline: () => NO_BASELINE,
+    users: () => users.list().map(userView),
+    audit: (limit: number): AuditView => ({
+      chainIntact: verifyAuditLog(auditLog.file).ok,
+      entries: readAuditLines(auditLog.file, limit).flatMap(({ entry }) => (entry === null ? [] : [{ seq: entry.seq, ts: entry.ts, actor: entry.actor, from: entry.from, action: entry.action, details: entry.details }])),
+    }),
+    wards,
+  };
+  const sessions = new SessionStore({
+    idleMs: config.dashboard.sessionIdleMinutes * 60_000,
+    absoluteMs: config.dashboard.sessionHours * 3_600_000,
+    displayAbsoluteMs: config.dashboard.displaySessionHours * 3_600_000,
+    ...options.sessions,
+  });
+  sessions.onEnd((session, reason) => {
+    const closed = reason === 'stopped' ? 0 : feed.closeSession(session.id, SESSION_END_TEXT[reason]);
+    logger.info({ user: session.username, reason, feedsClosed: closed }, 'dashboard session ended');
+  });
+  const auth = new DashboardAuth({
+    context: { users, guard: new LoginGuard(), secrets: SecretBox.forDataDir(options.dataDir), audit: auditLog },
+    sessions,
+    secure: tls !== null,
+    // The hub raises no alerts of its own (it has no ward to acknowledge them at): a burst is logged loudly; the guard already refuses the address.
+    onLoginBurst: (burst) => logger.error({ address: burst.address, failures: burst.failures, usernames: burst.usernames.slice(0, 5) }, 'hub dashboard: a burst of failed logins; that address is refused until they age out'),
+    logger,
+  });
+  const dashboard = new DashboardServer(api, assets, feed, auth, logger);
+  let httpPort: number;
+  try {
+    httpPort = await dashboard.start(httpHost, options.httpPort, tls === null ? null : { cert: tls.cert, key: tls.key });
+  } catch (error) {
+    store.close();
+    users.close();
+    await unlockDataDir();
+    throw error;
+  }
+  subscriber.start();
+  const wardsTicker = setInterval(pushWards, WARDS_PUSH_MS);
+  wardsTicker.unref();
+  const healthTicker = setInterval(() => feed.broadcast({ type: 'health', health: health() }), HEALTH_INTERVAL_MS);
+  healthTicker.unref();
+  const sessionSweeper = setInterval(() => sessions.sweep(), sweepInterval(sessions.options.idleMs));
+  sessionSweeper.unref();
+  const urlHost = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(httpHost) ? 'localhost' : httpHost;
+  logger.info({ httpPort, broker: config.broker.url, tls: tls === null ? 'off' : tls.source }, 'wardwatch hub started');
+
+  let stopped = false;
+  return {
+    httpPort,
+    url: `${tls === null ? 'http' : 'https'}://${urlHost}:${httpPort}/`,
+    tls,
+    alerts: book,
+    wards,
+    get brokerConnected() {
+      return link.connected;
+    },
+    messages: () => ({ received: subscriber?.received ?? 0, rejected: Object.fromEntries(subscriber?.rejected ?? []), alerts: book.stats() }),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(wardsTicker);
+      clearInterval(healthTicker);
+      clearInterval(sessionSweeper);
+      await subscriber?.stop();
+      await dashboard.stop();
+      sessions.clear();
+      store.close();
+      users.close();
+      await unlockDataDir();
+    },
+  };
+}
