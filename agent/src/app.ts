@@ -35,14 +35,10 @@ import type { IngestStallTimes } from './health/agent-health.ts';
 import { agentMetrics } from './health/agent-metrics.ts';
 import { ProcessMetrics } from './health/process-metrics.ts';
 import { prepareServerTls, type ServerTls } from './tls/server-tls.ts';
-import { AuditLog, readAuditLines, verifyAuditLog } from './audit/audit-log.ts';
-import { LoginGuard, type LoginBurst } from './auth/login-guard.ts';
-import { SecretBox } from './auth/secret-box.ts';
-import { UserStore, userView } from './auth/user-store.ts';
+import type { LoginBurst } from './auth/login-guard.ts';
 import { baselineStatus } from './detect/baseline/baseline-status.ts';
-import { DashboardAuth } from './server/dashboard-auth.ts';
-import type { AuditView } from './server/dashboard-protocol.ts';
-import { SessionStore, type SessionEndReason, type SessionOptions } from './server/sessions.ts';
+import { DashboardAccess } from './server/dashboard-access.ts';
+import type { SessionOptions } from './server/sessions.ts';
 
 export interface AgentOptions {
   readonly config: SiteConfig;
@@ -115,21 +111,6 @@ const TAP_START_WAIT_MS = 3_000;
 /** Device tile updates are coalesced per device and pushed at most this often. */
 const DEVICE_PUSH_MS = 500;
 
-/** What a closed live feed tells the page, per reason its session ended. */
-export const SESSION_END_TEXT: Readonly<Record<SessionEndReason, string>> = {
-  logout: 'logged out',
-  idle: 'signed out after a time without use',
-  expired: 'the session reached its maximum length',
-  evicted: 'too many sessions: the oldest was ended',
-  replaced: 'logged in again in this browser',
-  stopped: 'the agent is stopping',
-};
-
-/** How often ended sessions are swept (and their feeds closed): a quarter of the idle timeout, between 250 ms and 15 s. */
-export function sweepInterval(idleMs: number): number {
-  return Math.min(15_000, Math.max(250, Math.floor(idleMs / 4)));
-}
-
 function loginBurstTitle(burst: LoginBurst): string {
   const names = burst.usernames.slice(0, 5).join(', ') + (burst.usernames.length > 5 ? `, … (${burst.usernames.length})` : '');
   return `Dashboard login: ${burst.failures} failed or refused logins from ${burst.address} within ${Math.round(burst.windowMs / 60_000)} min (usernames tried: ${names}); that address is refused until they age out`;
@@ -161,13 +142,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     throw error;
   }
   const tlsOptions = tls === null ? null : { cert: tls.cert, key: tls.key };
-  // The dashboard's accounts (issue 6). There is no default account: the first admin is
-  // made with `wardwatch users add`, and until then every login is refused (401).
-  const users = UserStore.forDataDir(options.dataDir);
-  if (users.list().length === 0) {
-    logger.warn({ dataDir: options.dataDir }, `no dashboard users yet: wardwatch users add NAME --role admin -d ${options.dataDir}`);
-  }
-  const auditLog = AuditLog.forDataDir(options.dataDir);
   const baselineKeeper = new BaselineKeeper(options.dataDir, config.baseline.saveIntervalSeconds * 1000, logger);
   const savedBaseline = await baselineKeeper.load();
 
@@ -294,6 +268,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     // The dashboard failing to build must not stop monitoring (principle 7).
     logger.error({ err: error }, 'dashboard assets could not be built; alerts still go to the store and alerts.jsonl');
   }
+  // The dashboard's accounts and sessions (issue 6): server/dashboard-access.ts.
+  const access = DashboardAccess.open({
+    dataDir: options.dataDir,
+    limits: config.dashboard,
+    ...(options.sessions === undefined ? {} : { sessionOverrides: options.sessions }),
+    secure: tls !== null,
+    closeFeeds: (sessionId, text) => hub?.closeSession(sessionId, text) ?? 0,
+    onLoginBurst: (burst) => {
+      alerts.raise({ type: 'dashboard-login-burst', ts: burst.ts, device: null, dedupKey: burst.address, title: loginBurstTitle(burst), evidence: { ...burst } });
+    },
+    logger,
+  });
+  const { auditLog, sessions } = access;
   const api = {
     alerts: (limit: number) => alerts.list(limit),
     devices,
@@ -319,34 +306,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return outcome;
     },
     baseline: () => baselineStatus(baseline, config, existsSync(baselineKeeper.path)),
-    users: () => users.list().map(userView),
-    audit: (limit: number): AuditView => ({
-      chainIntact: verifyAuditLog(auditLog.file).ok,
-      entries: readAuditLines(auditLog.file, limit).flatMap(({ entry }) => (entry === null ? [] : [{ seq: entry.seq, ts: entry.ts, actor: entry.actor, from: entry.from, action: entry.action, details: entry.details }])),
-    }),
+    users: () => access.userViews(),
+    audit: (limit: number) => access.auditView(limit),
   };
-  const sessions = new SessionStore({
-    idleMs: config.dashboard.sessionIdleMinutes * 60_000,
-    absoluteMs: config.dashboard.sessionHours * 3_600_000,
-    displayAbsoluteMs: config.dashboard.displaySessionHours * 3_600_000,
-    ...options.sessions,
-  });
-  sessions.onEnd((session, reason) => {
-    // A stopping agent drops every feed at once (hub.close): the page must show MONITORING
-    // OFFLINE then, not a signed-out screen, so those feeds are not closed as "session ended".
-    const closed = reason === 'stopped' ? 0 : hub?.closeSession(session.id, SESSION_END_TEXT[reason]) ?? 0;
-    logger.info({ user: session.username, reason, feedsClosed: closed }, 'dashboard session ended');
-  });
-  const auth = new DashboardAuth({
-    context: { users, guard: new LoginGuard(), secrets: SecretBox.forDataDir(options.dataDir), audit: auditLog },
-    sessions,
-    secure: tls !== null,
-    onLoginBurst: (burst) => {
-      alerts.raise({ type: 'dashboard-login-burst', ts: burst.ts, device: null, dedupKey: burst.address, title: loginBurstTitle(burst), evidence: { ...burst } });
-    },
-    logger,
-  });
-  const dashboard = new DashboardServer(api, assets, hub, auth, logger);
+  const dashboard = new DashboardServer(api, assets, hub, access.auth, logger);
   // Counts only (docs/protocol.md, "Metrics and health"); read when scraped, nothing on the hot path.
   const processMetrics = new ProcessMetrics();
   const metrics = agentMetrics({
@@ -469,8 +432,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   deviceTicker.unref();
   const healthTicker = setInterval(() => hub?.broadcast({ type: 'health', health: health.view() }), HEALTH_INTERVAL_MS);
   healthTicker.unref();
-  const sessionSweeper = setInterval(() => sessions.sweep(), sweepInterval(sessions.options.idleMs));
-  sessionSweeper.unref();
+  access.startSweeper();
 
   const urlHost = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(httpHost) ? 'localhost' : httpHost;
   logger.info({ mqttPort, mqttsPort, httpPort, metricsPort, tls: tls === null ? 'off' : tls.source, fingerprint256: tls?.fingerprint256 }, 'wardwatch agent started');
@@ -493,7 +455,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       stopped = true;
       clearInterval(deviceTicker);
       clearInterval(healthTicker);
-      clearInterval(sessionSweeper);
       await tap?.stop();
       await Promise.all(outbound.map((channel) => channel.stop().catch((error: unknown) => logger.error({ err: error, output: channel.name }, 'outbound output failed to stop'))));
       await broker?.stop();
@@ -501,12 +462,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       await dashboard.stop();
       await metricsServer.stop();
       processMetrics.stop();
-      sessions.clear();
       alerts.stop();
       await baselineKeeper.stop();
       await alertLog.close();
       store.close();
-      users.close();
+      access.close();
       await unlockDataDir();
     },
   };

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { missingPeer } from './peers.ts';
+import { AddressInUse, freePort, killOnExit } from './peer-process.ts';
 
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -62,30 +62,6 @@ export interface RunningInfluxd {
   /** The last lines influxd wrote. */
   log(): string;
 }
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killLiveOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A crashed test file must not leave servers behind (kill is synchronous; fine in 'exit').
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
-class AddressInUse extends Error {}
 
 class InfluxdProcess implements RunningInfluxd {
   readonly dir = mkdtempSync(join(tmpdir(), 'wardwatch-influxd-'));
@@ -192,13 +168,11 @@ class InfluxdProcess implements RunningInfluxd {
     const config = this.writeConfig();
     this.logLines.length = 0;
     const child = spawn('influxd', ['run', '-config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    killLiveOnExit();
+    killOnExit(child);
     this.child = child;
     let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     child.once('exit', (code, signal) => {
       exited = { code, signal };
-      live.delete(child);
     });
     for (const stream of [child.stdout, child.stderr]) {
       stream?.setEncoding('utf8');

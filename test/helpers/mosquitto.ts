@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { IN_CI, findExecutable } from './peers.ts';
+import { AddressInUse, freePort, killOnExit } from './peer-process.ts';
 
 const run = promisify(execFile);
 
@@ -62,18 +63,6 @@ export interface RunningMosquitto {
   log(): string;
 }
 
-/** Port 0 → a port the kernel considers free right now (mosquitto may still lose a race for it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' });
@@ -84,19 +73,6 @@ function accepts(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function killLiveOnExit(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A crashed test file must not leave brokers behind (kill is synchronous; fine in 'exit').
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
-}
-
-class AddressInUse extends Error {}
 
 class MosquittoProcess implements RunningMosquitto {
   readonly username = 'wardwatch-tap';
@@ -166,13 +142,11 @@ class MosquittoProcess implements RunningMosquitto {
   async start(): Promise<void> {
     const configFile = await this.files();
     const child = spawn(MOSQUITTO, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    live.add(child);
-    killLiveOnExit();
+    killOnExit(child);
     this.child = child;
     let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     child.once('exit', (code, signal) => {
       exited = { code, signal };
-      live.delete(child);
     });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { waitFor } from './wait-for.ts';
+import { freePort } from './peer-process.ts';
 
 /** What the test's rsyslog template writes per message: rsyslog's own parse of the RFC 5424 fields, and the raw message. */
 export interface RsyslogRecord {
@@ -21,15 +22,6 @@ export interface RsyslogTlsFiles {
   readonly caFile: string;
   readonly certFile: string;
   readonly keyFile: string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, chmodSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { CLI, wardwatch } from '../helpers/cli.ts';
 import { MOSQUITTO, missingMosquitto } from '../helpers/mosquitto.ts';
 import { missingPeer } from '../helpers/peers.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { freePort } from '../helpers/peer-process.ts';
 
 /**
  * The deployment files against the real programs that read them (issue 8, item 4):
@@ -25,17 +26,6 @@ import { waitFor } from '../helpers/wait-for.ts';
  */
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function runQuietly(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

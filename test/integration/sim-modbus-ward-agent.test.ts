@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../agent/src/app.ts';
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
@@ -10,6 +8,7 @@ import { startWard } from '../../simulators/src/ward.ts';
 import type { HostPort, Ward } from '../../simulators/src/ward.ts';
 import { loggedInClient, startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
+import { freePort } from '../helpers/peer-process.ts';
 
 /**
  * The simulated ward over Modbus/TCP with the real agent in the path: the stations are
@@ -22,14 +21,6 @@ const MINUTE = 60_000;
 const STATION = '127.0.0.1';
 
 /** A free loopback port (closed again; the device server takes it a moment later). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** The demo ward with a gateway for every device, and the Modbus station's address allowed to command them all. */
 async function modbusWardConfig(): Promise<SiteConfig> {
   const config = structuredClone(loadDemoConfig()) as SiteConfig;

@@ -2,18 +2,13 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { SESSION_END_TEXT, sweepInterval } from '../app.ts';
 import { MAX_RECENT_ALERTS } from '../alert/alert-manager.ts';
-import { AuditLog, readAuditLines, verifyAuditLog } from '../audit/audit-log.ts';
-import { LoginGuard } from '../auth/login-guard.ts';
-import { SecretBox } from '../auth/secret-box.ts';
-import { UserStore, userView } from '../auth/user-store.ts';
 import type { TlsConfig } from '../model/site-schema.ts';
-import { DashboardAuth } from '../server/dashboard-auth.ts';
 import { loadDashboardAssets, type DashboardAssets } from '../server/dashboard-assets.ts';
-import { HEALTH_INTERVAL_MS, type AuditView, type BaselineStatusView, type HealthView, type ServerMessage, type WardSummaryView } from '../server/dashboard-protocol.ts';
+import { HEALTH_INTERVAL_MS, type BaselineStatusView, type HealthView, type ServerMessage, type WardSummaryView } from '../server/dashboard-protocol.ts';
 import { DashboardServer, type DashboardApi } from '../server/http-server.ts';
-import { SessionStore, type SessionOptions } from '../server/sessions.ts';
+import type { SessionOptions } from '../server/sessions.ts';
+import { DashboardAccess } from '../server/dashboard-access.ts';
 import { WebSocketHub } from '../server/websocket-hub.ts';
 import { AlertStore } from '../store/alert-store.ts';
 import { lockDataDir } from '../store/data-dir-lock.ts';
@@ -82,9 +77,6 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     await unlockDataDir();
     throw error;
   }
-  const users = UserStore.forDataDir(options.dataDir);
-  if (users.list().length === 0) logger.warn({ dataDir: options.dataDir }, `no dashboard users yet: wardwatch users add NAME --role admin -d ${options.dataDir}`);
-  const auditLog = AuditLog.forDataDir(options.dataDir);
   const store = new AlertStore(join(options.dataDir, HUB_ALERTS_FILE));
   const book = new HubAlertBook(config.maxAlerts, store, store.loadRecent(config.maxAlerts));
   const registry = new WardRegistry(config.wards, MAX_HUB_WARDS);
@@ -182,44 +174,33 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   } catch (error) {
     logger.error({ err: error }, 'dashboard assets could not be built; the API under /api/ still works');
   }
+  const access = DashboardAccess.open({
+    dataDir: options.dataDir,
+    limits: config.dashboard,
+    ...(options.sessions === undefined ? {} : { sessionOverrides: options.sessions }),
+    secure: tls !== null,
+    closeFeeds: (sessionId, text) => feed.closeSession(sessionId, text),
+    // The hub raises no alerts of its own (it has no ward to acknowledge them at): a burst is logged loudly; the guard already refuses the address.
+    onLoginBurst: (burst) => logger.error({ address: burst.address, failures: burst.failures, usernames: burst.usernames.slice(0, 5) }, 'hub dashboard: a burst of failed logins; that address is refused until they age out'),
+    logger,
+  });
   const api: DashboardApi = {
     alerts: (limit) => book.list(limit),
     devices: () => [],
     deviceHistory: () => null,
     health,
     baseline: () => NO_BASELINE,
-    users: () => users.list().map(userView),
-    audit: (limit: number): AuditView => ({
-      chainIntact: verifyAuditLog(auditLog.file).ok,
-      entries: readAuditLines(auditLog.file, limit).flatMap(({ entry }) => (entry === null ? [] : [{ seq: entry.seq, ts: entry.ts, actor: entry.actor, from: entry.from, action: entry.action, details: entry.details }])),
-    }),
+    users: () => access.userViews(),
+    audit: (limit: number) => access.auditView(limit),
     wards,
   };
-  const sessions = new SessionStore({
-    idleMs: config.dashboard.sessionIdleMinutes * 60_000,
-    absoluteMs: config.dashboard.sessionHours * 3_600_000,
-    displayAbsoluteMs: config.dashboard.displaySessionHours * 3_600_000,
-    ...options.sessions,
-  });
-  sessions.onEnd((session, reason) => {
-    const closed = reason === 'stopped' ? 0 : feed.closeSession(session.id, SESSION_END_TEXT[reason]);
-    logger.info({ user: session.username, reason, feedsClosed: closed }, 'dashboard session ended');
-  });
-  const auth = new DashboardAuth({
-    context: { users, guard: new LoginGuard(), secrets: SecretBox.forDataDir(options.dataDir), audit: auditLog },
-    sessions,
-    secure: tls !== null,
-    // The hub raises no alerts of its own (it has no ward to acknowledge them at): a burst is logged loudly; the guard already refuses the address.
-    onLoginBurst: (burst) => logger.error({ address: burst.address, failures: burst.failures, usernames: burst.usernames.slice(0, 5) }, 'hub dashboard: a burst of failed logins; that address is refused until they age out'),
-    logger,
-  });
-  const dashboard = new DashboardServer(api, assets, feed, auth, logger);
+  const dashboard = new DashboardServer(api, assets, feed, access.auth, logger);
   let httpPort: number;
   try {
     httpPort = await dashboard.start(httpHost, options.httpPort, tls === null ? null : { cert: tls.cert, key: tls.key });
   } catch (error) {
     store.close();
-    users.close();
+    access.close();
     await unlockDataDir();
     throw error;
   }
@@ -228,8 +209,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   wardsTicker.unref();
   const healthTicker = setInterval(() => feed.broadcast({ type: 'health', health: health() }), HEALTH_INTERVAL_MS);
   healthTicker.unref();
-  const sessionSweeper = setInterval(() => sessions.sweep(), sweepInterval(sessions.options.idleMs));
-  sessionSweeper.unref();
+  access.startSweeper();
   const urlHost = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(httpHost) ? 'localhost' : httpHost;
   logger.info({ httpPort, broker: config.broker.url, tls: tls === null ? 'off' : tls.source }, 'wardwatch hub started');
 
@@ -249,12 +229,10 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       stopped = true;
       clearInterval(wardsTicker);
       clearInterval(healthTicker);
-      clearInterval(sessionSweeper);
       await subscriber?.stop();
       await dashboard.stop();
-      sessions.clear();
+      access.close();
       store.close();
-      users.close();
       await unlockDataDir();
     },
   };
