@@ -178,6 +178,16 @@ describe.skipIf(noMosquitto !== null)('many wards: two agents, the central mosqu
       expect(wards.get(ward)?.openAlerts.critical).toBeGreaterThanOrEqual(1);
       expect(wards.get(ward)?.devices?.total).toBe(8);
     }
+    // The hub's CSV export says which ward raised each alert (the `origin` column).
+    const csv = await viewer.get('/api/alerts/export?format=csv');
+    expect(csv.status).toBe(200);
+    const [header, ...lines] = csv.body.trimEnd().split('\r\n');
+    const originColumn = header?.split(',').indexOf('"origin"') ?? -1;
+    expect(originColumn).toBeGreaterThanOrEqual(0);
+    for (const ward of WARDS) {
+      const line = lines.find((candidate) => candidate.startsWith(`"${raised[ward].id}"`));
+      expect(line?.split('","').at(originColumn)?.replaceAll('"', '')).toBe(ward);
+    }
     // Alerts are acknowledged at the ward; the hub only shows them.
     const refused = await viewer.post(`/api/alerts/${raised['4W'].id}/ack`, { reason: 'Investigating' });
     expect(refused.status).toBe(405);

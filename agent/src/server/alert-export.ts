@@ -12,7 +12,8 @@ import type { AlertView } from './dashboard-protocol.ts';
 
 export type ExportFormat = 'csv' | 'json';
 
-export const EXPORT_COLUMNS = ['id', 'ts', 'lastTs', 'count', 'severity', 'type', 'deviceId', 'ward', 'bed', 'title', 'state', 'acknowledgedBy', 'acknowledgedAt', 'reason'] as const;
+/** `origin`: at `wardwatch hub`, the ward whose agent raised the alert (its uplink topic); empty at an agent. */
+export const EXPORT_COLUMNS = ['id', 'ts', 'lastTs', 'count', 'severity', 'type', 'deviceId', 'ward', 'bed', 'title', 'state', 'acknowledgedBy', 'acknowledgedAt', 'reason', 'origin'] as const;
 
 const FORMULA_START = /^[=+\-@\t\r]/;
 
@@ -43,6 +44,7 @@ function row(alert: AlertView): (string | number | null)[] {
     alert.ack?.by ?? null,
     alert.ack?.at ?? null,
     alert.ack?.reason ?? null,
+    alert.origin ?? null,
   ];
 }
 
