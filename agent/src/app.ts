@@ -26,6 +26,7 @@ import { lockDataDir } from './store/data-dir-lock.ts';
 import { loadDashboardAssets, type DashboardAssets } from './server/dashboard-assets.ts';
 import { HEALTH_INTERVAL_MS, type AlertView, type DeviceView, type ServerMessage } from './server/dashboard-protocol.ts';
 import { deviceView } from './server/device-views.ts';
+import { siteConfigView } from './server/config-view.ts';
 import { DashboardServer } from './server/http-server.ts';
 import { deviceHistoryView } from './server/device-history-view.ts';
 import { DeviceHistoryStore } from './store/device-history.ts';
@@ -281,6 +282,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     logger,
   });
   const { auditLog, sessions } = access;
+  const configView = siteConfigView(config);
   const api = {
     alerts: (limit: number) => alerts.list(limit),
     devices,
@@ -308,6 +310,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     baseline: () => baselineStatus(baseline, config, existsSync(baselineKeeper.path)),
     users: () => access.userViews(),
     audit: (limit: number) => access.auditView(limit),
+    // The config is frozen: its view is built once, with no secret in it (server/config-view.ts).
+    siteConfig: () => configView,
   };
   const dashboard = new DashboardServer(api, assets, hub, access.auth, logger);
   // Counts only (docs/protocol.md, "Metrics and health"); read when scraped, nothing on the hot path.

@@ -1,45 +1,29 @@
 /**
- * The engineering and administration pages, minimal for now: the learned baseline
- * (biomed and admin), the users and the audit log (admin), each a table read from the
- * API. Opened by the header links (#baseline, #users, #audit); a role without the
- * permission gets no link, and typing the address anyway shows the agent's refusal.
+ * The engineering and administration pages, minimal for now: the learned baseline and
+ * the site configuration, read-only (biomed and admin), the users and the audit log
+ * (admin), each a table read from the API. Opened by the header links (#baseline,
+ * #config, #users, #audit); a role without the permission gets no link, and typing the
+ * address anyway shows the agent's refusal.
  */
-import type { AuditView, BaselineStatusView, DashboardUserView } from '../../agent/src/server/dashboard-protocol.ts';
+import type { AuditView, BaselineStatusView, DashboardUserView, SiteConfigView } from '../../agent/src/server/dashboard-protocol.ts';
+import { adminTable } from './admin-table.ts';
 import { getJson } from './api.ts';
+import { siteConfigNodes } from './render-config.ts';
 import { el, requireElement, setHidden, setText } from './dom.ts';
 import { ROLE_LABEL } from './render-user.ts';
 
-export type AdminPage = 'baseline' | 'users' | 'audit';
+export type AdminPage = 'baseline' | 'config' | 'users' | 'audit';
 
 const TITLES: Readonly<Record<AdminPage, string>> = {
   baseline: 'Learned baseline',
+  config: 'Site configuration',
   users: 'Dashboard users',
   audit: 'Audit log',
 };
 
 export function adminPageOf(hash: string): AdminPage | null {
   const page = hash.replace(/^#/, '');
-  return page === 'baseline' || page === 'users' || page === 'audit' ? page : null;
-}
-
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): HTMLTableElement {
-  const node = el('table', 'admin-table');
-  const head = el('thead');
-  const headRow = el('tr');
-  for (const header of headers) {
-    const cell = el('th', undefined, header);
-    cell.scope = 'col';
-    headRow.append(cell);
-  }
-  head.append(headRow);
-  const body = el('tbody');
-  for (const row of rows) {
-    const line = el('tr');
-    for (const value of row) line.append(el('td', undefined, value));
-    body.append(line);
-  }
-  node.append(head, body);
-  return node;
+  return page === 'baseline' || page === 'config' || page === 'users' || page === 'audit' ? page : null;
 }
 
 function time(value: string | number | null): string {
@@ -89,18 +73,23 @@ export class AdminView {
         const status = reply.value;
         return [
           el('p', 'admin-summary', `Mode ${status.mode}; ${status.devicesCovered} of ${status.devicesTotal} devices seen; learned until ${time(status.learnedUntil)}; ${status.events} events; ${status.saved ? 'saved' : 'not saved yet'}.`),
-          table(
+          adminTable(
             ['Device', 'Kind', 'State', 'Hours learned', 'Commands', 'Stable envelopes'],
             status.devices.map((device) => [device.id, device.profile, device.state, String(device.hoursLearned), String(device.commands), `${device.stableEnvelopes} of ${device.envelopes}`]),
           ),
           el('p', 'hint', 'Review, accept and freeze the baseline with `wardwatch baseline …` (docs/operations.md).'),
         ];
       }
+      case 'config': {
+        const reply = await getJson<SiteConfigView>('/api/config');
+        if (reply.kind !== 'ok') return this.refused(reply);
+        return siteConfigNodes(reply.value);
+      }
       case 'users': {
         const reply = await getJson<DashboardUserView[]>('/api/users');
         if (reply.kind !== 'ok') return this.refused(reply);
         return [
-          table(
+          adminTable(
             ['User', 'Role', 'Authenticator', 'Recovery codes left', 'Disabled', 'Locked until'],
             reply.value.map((user) => [user.username, ROLE_LABEL[user.role] ?? user.role, user.mfaEnrolled ? 'enrolled' : 'not yet (first login)', String(user.recoveryCodesLeft), yesNo(user.disabled), user.lockedUntil !== null && user.lockedUntil > Date.now() ? time(user.lockedUntil) : '—']),
           ),
@@ -113,7 +102,7 @@ export class AdminView {
         const chain = el('p', reply.value.chainIntact ? 'chain-state chain-ok' : 'chain-state chain-broken', reply.value.chainIntact ? '✔ Hash chain intact' : '✖ Hash chain BROKEN: run `wardwatch audit verify` on the agent to see where');
         return [
           chain,
-          table(
+          adminTable(
             ['#', 'When', 'Who', 'From', 'What', 'Details'],
             [...reply.value.entries].reverse().map((entry) => [String(entry.seq), time(entry.ts), entry.actor, entry.from, entry.action, JSON.stringify(entry.details)]),
           ),

@@ -236,8 +236,8 @@ describe.skipIf(skipBrowserTests())('dashboard accounts (browser, real agent)', 
       // The codes are not on the page any more.
       expect(await page.locator('#recovery-codes li').count()).toBe(0);
 
-      // The biomed's links: the baseline, not the users or the audit log.
-      expect(await page.locator('#admin-nav a:visible').allTextContents()).toEqual(['Baseline']);
+      // The biomed's links: the baseline and the configuration, not the users or the audit log.
+      expect(await page.locator('#admin-nav a:visible').allTextContents()).toEqual(['Baseline', 'Configuration']);
       await page.locator('#admin-nav a[href="#baseline"]').click();
       await page.locator('#admin-view .admin-table').waitFor({ state: 'visible', timeout: 5_000 });
       expect(await page.locator('#admin-heading').textContent()).toBe('Learned baseline');

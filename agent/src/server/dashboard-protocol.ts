@@ -249,6 +249,82 @@ export interface BaselineStatusView {
   }[];
 }
 
+/**
+ * GET /api/config (biomed and admin: `devices.configure`): the site configuration the agent
+ * runs with, read-only (agent/src/server/config-view.ts). Each field is copied by name from
+ * the frozen config, so no password, password hash, key, key file or token is ever in it.
+ * The agent edits nothing live: changes are made in the site config file, checked with
+ * `wardwatch config check`, and take effect when the agent restarts. Not at `wardwatch hub` (404).
+ */
+export interface SiteConfigView {
+  readonly site: { readonly name: string; readonly ward: string; readonly timezone: string };
+  readonly devices: readonly ConfigDeviceView[];
+  readonly drugLibrary: { readonly version: string; readonly careAreas: readonly ConfigCareAreaView[] };
+  readonly policy: readonly ConfigPolicyRuleView[];
+  readonly mqtt: { readonly allowAnonymous: boolean; readonly accounts: readonly ConfigAccountView[] };
+  readonly outputs: ConfigOutputsView;
+}
+
+export interface ConfigDeviceView {
+  readonly id: string;
+  readonly profile: DeviceView['profile'];
+  readonly ward: string;
+  readonly bed: string | null;
+  readonly location: string | null;
+  readonly careArea: string | null;
+  /** Its network identity: the MQTT username it connects with, and the Modbus/TCP target behind a gateway (host:port). */
+  readonly account: string;
+  readonly modbusTarget: string | null;
+  readonly spare: boolean;
+}
+
+/** Limits in the drug's dose unit (or the bolus unit); null where the library sets none. */
+export interface ConfigLimitsView {
+  readonly softMin: number | null;
+  readonly softMax: number | null;
+  readonly hardMin: number | null;
+  readonly hardMax: number | null;
+}
+
+export interface ConfigDrugView extends ConfigLimitsView {
+  readonly drug: string;
+  readonly concentration: { readonly amount: number; readonly unit: string; readonly volumeMl: number };
+  readonly doseUnit: string;
+  readonly highAlert: boolean;
+  readonly bolus: (ConfigLimitsView & { readonly unit: string }) | null;
+}
+
+export interface ConfigCareAreaView {
+  readonly name: string;
+  readonly drugs: readonly ConfigDrugView[];
+}
+
+/** Empty lists and null fields: the rule does not select by them. */
+export interface ConfigPolicyRuleView {
+  readonly id: string;
+  readonly description: string | null;
+  readonly accounts: readonly string[];
+  readonly roles: readonly string[];
+  readonly addresses: readonly string[];
+  readonly devices: { readonly ids: readonly string[]; readonly profile: string | null; readonly ward: string | null };
+  /** Command names, or "*". */
+  readonly commands: readonly string[];
+}
+
+/** An MQTT account: never its password or password hash. */
+export interface ConfigAccountView {
+  readonly username: string;
+  readonly role: string;
+  readonly description: string | null;
+}
+
+/** The outputs that are on (null or empty: off), without their credentials. */
+export interface ConfigOutputsView {
+  readonly influxdb: { readonly url: string; readonly database: string } | null;
+  readonly syslog: readonly { readonly transport: string; readonly target: string }[];
+  readonly uplink: { readonly url: string; readonly topicPrefix: string } | null;
+}
+
 /** Chart families of the device page: one chart each, one unit each. */
 export type HistoryFamily = 'dose' | 'rate' | 'volume' | 'battery' | 'pacing-rate' | 'pacing-amplitude' | 'pacing-width';
 

@@ -10,7 +10,7 @@ import { normalizeAddress } from '../ingest/address.ts';
 import { accessFor, roleMay } from './access.ts';
 import { alertsCsv, exportFileName, isExportFormat } from './alert-export.ts';
 import type { DashboardAuth } from './dashboard-auth.ts';
-import type { AlertView, AuditView, BaselineStatusView, DashboardUserView, DeviceHistoryView, DeviceView, HealthView, WardSummaryView } from './dashboard-protocol.ts';
+import type { AlertView, AuditView, BaselineStatusView, DashboardUserView, DeviceHistoryView, DeviceView, HealthView, SiteConfigView, WardSummaryView } from './dashboard-protocol.ts';
 import type { DashboardAssets } from './dashboard-assets.ts';
 import { readJsonRequest, send, sendJson } from './http-io.ts';
 import { isSameOrigin } from './same-origin.ts';
@@ -33,6 +33,8 @@ export interface DashboardApi {
   audit(limit: number): AuditView;
   /** `wardwatch hub` only (agent/src/hub/): the ward overview; absent on an agent (404). */
   wards?(): WardSummaryView[];
+  /** The site configuration, read-only and without secrets (server/config-view.ts); absent at `wardwatch hub`, which has no site (404). */
+  siteConfig?(): SiteConfigView;
 }
 
 const acknowledgeBody = z.strictObject({
@@ -177,6 +179,8 @@ export class DashboardServer {
         return sendJson(response, 200, this.api.audit(boundedLimit(url, 100, 1000)));
       case '/api/wards':
         return this.api.wards === undefined ? sendJson(response, 404, { error: 'not found' }) : sendJson(response, 200, this.api.wards());
+      case '/api/config':
+        return this.api.siteConfig === undefined ? sendJson(response, 404, { error: 'the hub has no site configuration: each ward\'s agent shows its own' }) : sendJson(response, 200, this.api.siteConfig());
     }
     const history = /^\/api\/devices\/([^/]+)\/history$/.exec(url.pathname);
     if (history !== null) {
