@@ -7,7 +7,7 @@ import { MAX_RECENT_ALERTS, type AlertManager } from './alert/alert-manager.ts';
 import type { AlertSink } from './alert/alert-sink.ts';
 import { MqttBrokerIngest } from './ingest/mqtt-broker.ts';
 import { ModbusGatewayIngest } from './ingest/modbus-gateway.ts';
-import { MqttTapIngest } from './ingest/mqtt-tap.ts';
+import { MqttTapIngest, redactUrl } from './ingest/mqtt-tap.ts';
 import type { AlertType } from './alert/catalogue.ts';
 import type { DeviceState } from './normalize/device-state.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -376,7 +376,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
           device: null,
           dedupKey: `tap|${gap.startedAt}`,
           title: `MQTT tap: nothing on the site's broker was seen for ${Math.round(gap.durationMs / 1000)} s (${new Date(gap.startedAt).toISOString().slice(11, 19)}–${new Date(gap.endedAt).toISOString().slice(11, 19)} UTC): ${gap.reason}`,
-          evidence: { ...gap, broker: tapUrl },
+          // The alert goes to alerts.jsonl, the SIEM and the hub: never a user:password given in --tap.
+          evidence: { ...gap, broker: redactUrl(tapUrl) },
         });
       },
       logger,

@@ -28,9 +28,11 @@ describe.skipIf(noMosquitto !== null)('agent with an MQTT tap on Debian\'s mosqu
     mosquitto = null;
   });
 
-  async function start(): Promise<{ agent: RunningAgent; mosquitto: RunningMosquitto }> {
+  /** `credentialsInUrl`: the tap URL also carries user:password, as a user may type it in --tap. */
+  async function start(credentialsInUrl = false): Promise<{ agent: RunningAgent; mosquitto: RunningMosquitto }> {
     mosquitto = await startMosquitto();
-    agent = await startAgent({ config: withTap(mosquitto.username, mosquitto.password), dataDir: data.dir, mqttHost: '127.0.0.1', mqttPort: 0, httpHost: '127.0.0.1', httpPort: 0, tapUrl: mosquitto.url, logger: pino({ level: 'silent' }) });
+    const tapUrl = credentialsInUrl ? mosquitto.url.replace('//', `//${mosquitto.username}:${mosquitto.password}@`) : mosquitto.url;
+    agent = await startAgent({ config: withTap(mosquitto.username, mosquitto.password), dataDir: data.dir, mqttHost: '127.0.0.1', mqttPort: 0, httpHost: '127.0.0.1', httpPort: 0, tapUrl, logger: pino({ level: 'silent' }) });
     return { agent, mosquitto };
   }
 
@@ -43,8 +45,8 @@ describe.skipIf(noMosquitto !== null)('agent with an MQTT tap on Debian\'s mosqu
     expect(alert.title).toBe('Bed 1 · pump-01: heparin 320 mL/h = 400 units/kg/h, above the hard limit of 40 units/kg/h (sender not visible: seen through the MQTT tap)');
   });
 
-  it('the broker stopped and restarted: health degraded during the gap, then a monitoring-gap alert with its length', async () => {
-    const ctx = await start();
+  it('the broker stopped and restarted: health degraded during the gap, then a monitoring-gap alert with its length, naming the broker without the password given in the URL', async () => {
+    const ctx = await start(true);
     const viewer = await loggedInClient(ctx.agent, data.dir);
     const health = (): Promise<HealthView> => viewer.json<HealthView>('/api/health');
     expect((await health()).reasons.filter((reason) => reason.includes('MQTT tap'))).toEqual([]);
@@ -60,6 +62,9 @@ describe.skipIf(noMosquitto !== null)('agent with an MQTT tap on Debian\'s mosqu
     expect(gap.severity).toBe('high');
     expect(gap.title).toMatch(/^MQTT tap: nothing on the site's broker was seen for \d+ s \(/);
     expect((gap.evidence as { durationMs: number }).durationMs).toBeGreaterThanOrEqual(1_500);
+    // The alert leaves the machine (alerts.jsonl, SIEM, the hub): the broker is named, its password is not.
+    expect((gap.evidence as { broker: string }).broker).toBe(ctx.mosquitto.url);
+    expect(JSON.stringify(gap)).not.toContain(ctx.mosquitto.password);
     expect((await health()).reasons.filter((reason) => reason.includes('MQTT tap'))).toEqual([]);
   });
 

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect as connectSocket, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../agent/src/app.ts';
+import { IDLE_SOCKET_MS, MAX_METRICS_CONNECTIONS } from '../../agent/src/server/metrics-server.ts';
 import { DashboardFeed, startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { CLI, wardwatch } from '../helpers/cli.ts';
 import { demoConfigWith, loadDemoConfig } from '../helpers/demo-config.ts';
@@ -177,6 +178,21 @@ describe('/metrics and /healthz on their own plain-HTTP listener', () => {
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
+  });
+
+  it(`idle connections holding every slot are closed after ${IDLE_SOCKET_MS / 1000} s, so they cannot keep /healthz down`, async () => {
+    agent = await startTestAgent(data.dir, loadDemoConfig(), { mqttPort: 0, httpPort: 0 }, { metricsPort: 0 });
+    const port = agent.metricsPort;
+    const idle = await Promise.all(Array.from({ length: MAX_METRICS_CONNECTIONS }, () => new Promise<Socket>((resolve, reject) => {
+      const socket = connectSocket(port ?? 0, '127.0.0.1', () => resolve(socket));
+      socket.once('error', reject);
+    })));
+    const closed = Promise.all(idle.map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()))));
+    const startedAt = Date.now();
+    await closed;
+    // The server closed them (they sent nothing), within the idle limit plus its 1 s sweep.
+    expect(Date.now() - startedAt).toBeLessThan(IDLE_SOCKET_MS + 3_000);
+    expect((await get(agent, '/healthz')).status).toBe(200);
   });
 
   it('absent from AgentOptions, there is no listener (tests and embedders opt in)', async () => {

@@ -85,8 +85,8 @@ export function backoffDelay(attempt: number, backoff: BackoffOptions, random: (
   return Math.min(backoff.maxMs, Math.floor(base * (0.75 + random() * 0.5)));
 }
 
-/** The URL without user:password, for logs and error messages. */
-function redactUrl(url: string): string {
+/** The URL without user:password, for logs, error messages and alert evidence. */
+export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//');
 }
 

@@ -58,7 +58,8 @@ export const influxdbSchema = z.strictObject({
   /** A batch is written at least this often while points wait, and at once when batchSize are waiting. */
   flushIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
   /** Points held while InfluxDB is away; beyond it the oldest are dropped, counted (about 0.3 KB of memory each: 100,000 ≈ 32 MB). */
-  maxQueuedPoints: z.number().int().min(1).max(10_000_000).default(100_000),
+  // At most 1,000,000 points (about 320 MB at 317 bytes each): within the 512 MB the systemd unit and compose file allow.
+  maxQueuedPoints: z.number().int().min(1).max(1_000_000).default(100_000),
   /** `CREATE DATABASE` at start (idempotent; needs an admin user, and is skipped with a warning without one). */
   createDatabase: z.boolean().default(true),
 });
