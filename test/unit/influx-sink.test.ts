@@ -5,6 +5,7 @@ import { influxdbSchema, type InfluxdbConfig } from '../../agent/src/model/influ
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import { createMonitor, type Monitor } from '../../agent/src/monitor.ts';
 import { COMMAND_OWN_FIELDS, INFLUX_SCHEMA, PointClock, pointContext, type QueuedPoint } from '../../agent/src/store/influx-points.ts';
+import { lineProtocol } from '../../agent/src/store/influx-line-protocol.ts';
 import { InfluxSink } from '../../agent/src/store/influx-sink.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
 
@@ -119,7 +120,7 @@ describe('InfluxDB output: points', () => {
     command(monitor, T0, 'guest', 'pump-02', 'stop', {}, 'evil\nclient"\\');
     for (let i = 0; i < 6; i += 1) monitor.pipeline.ingest({ kind: 'mqtt-auth-failure', ts: T0 + i, client: { clientId: 'c', username: 'x', address: '10.9.9.9' }, reason: 'bad-password' });
     const tagSets = queued(sink).map((point) => point.tags);
-    // The package escapes "," "=" and " " in tags itself; what it cannot escape is replaced.
+    // influx-line-protocol.ts escapes "," "=" and " " in tags; what it cannot escape is replaced.
     expect(tagSets).toContainEqual(expect.objectContaining({ device: 'pump-02', ward: '4W, east=1', bed: 'B_2_' }));
     expect(tagSets).toContainEqual(expect.objectContaining({ type: 'auth-failure-burst', ward: 'W_4_x' }));
     for (const point of queued(sink)) {
@@ -128,6 +129,11 @@ describe('InfluxDB output: points', () => {
     }
     const cmd = queued(sink).find((point) => point.measurement === 'command');
     expect(cmd?.fields?.client).toBe('evil client"\\');
+    // Each point is one line of the write body, whatever the strings held.
+    const { body, unwritable } = lineProtocol(queued(sink));
+    expect(unwritable).toBe(0);
+    expect(body.split('\n')).toHaveLength(queued(sink).length);
+    expect(body).toContain('ward=4W\\,\\ east\\=1');
   });
 
   it('every point written uses only the measurements, tags and fields of INFLUX_SCHEMA (what the dashboard test checks against)', () => {

@@ -1,4 +1,3 @@
-import type { IPoint } from 'influx';
 import type { AlertType } from '../alert/catalogue.ts';
 import { rateToDose } from '../model/dose.ts';
 import { lookupDrug, type DrugLibrary } from '../model/drug-library.ts';
@@ -8,6 +7,7 @@ import type { DeviceConfig } from '../model/site-schema.ts';
 import type { ParamValue } from '../model/wire.ts';
 import type { DeviceCommandEvent, InventoryDevice, TelemetryEvent } from '../normalize/events.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
+import type { LinePoint } from './influx-line-protocol.ts';
 
 /**
  * What the InfluxDB output writes (docs/protocol.md, "InfluxDB"): measurement, tag and
@@ -82,9 +82,9 @@ const MAX_TAG_LENGTH = 64;
 const MAX_STRING_FIELD_LENGTH = 1_024;
 /**
  * Line protocol (InfluxDB 1.x, "Line protocol reference") escapes commas, equals signs and
- * spaces in tag values, which the `influx` package does; a newline would end the line and a
- * backslash would escape what the package added, so neither may reach it. Control
- * characters have no place in a tag either.
+ * spaces in tag values, which influx-line-protocol.ts does; a newline would end the line and
+ * a backslash would escape what that adds, so neither may reach it. Control characters have
+ * no place in a tag either.
  */
 const UNSAFE_IN_TAG = /[\u0000-\u001f\u007f\\]/g;
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
@@ -95,7 +95,7 @@ function tagValue(value: string | null | undefined): string | undefined {
   return clean.length === 0 ? undefined : clean;
 }
 
-/** The package quotes string fields and escapes `"` and `\`; control characters become spaces. */
+/** influx-line-protocol.ts quotes string fields and escapes `"` and `\`; control characters become spaces. */
 function stringField(value: string): string {
   return value.replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_STRING_FIELD_LENGTH);
 }
@@ -145,7 +145,7 @@ export function pointContext(drugLibrary: DrugLibrary, siteWard: string, devices
 }
 
 /** A point as queued: `timestamp` in microseconds (see PointClock). */
-export interface QueuedPoint extends IPoint {
+export interface QueuedPoint extends LinePoint {
   readonly measurement: Measurement;
   readonly timestamp: number;
 }

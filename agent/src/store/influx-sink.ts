@@ -1,24 +1,21 @@
 import { readFile } from 'node:fs/promises';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { InfluxDB, type IPoolOptions } from 'influx';
 import type { Logger } from 'pino';
 import type { AlertSink } from '../alert/alert-sink.ts';
 import type { AlertType } from '../alert/catalogue.ts';
 import { BoundedQueue } from '../export/bounded-queue.ts';
 import { CappedBackoff } from '../export/capped-backoff.ts';
 import type { OutboundChannel, OutboundStats } from '../export/outbound.ts';
-import { INFLUXDB_DEFAULT_PORT, type InfluxdbConfig } from '../model/influxdb-schema.ts';
+import type { InfluxdbConfig } from '../model/influxdb-schema.ts';
 import type { PipelineEvent } from '../normalize/events.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
+import { InfluxHttpClient, InfluxRequestError } from './influx-http.ts';
+import { lineProtocol } from './influx-line-protocol.ts';
 import { alertChangeTime, alertPoint, commandPoint, PointClock, telemetryPoint, type AlertChange, type PointContext, type QueuedPoint } from './influx-points.ts';
 
 /** The first retry after a failed write waits up to this long; each failure in a row doubles it… */
 export const INFLUX_RETRY_INITIAL_MS = 1_000;
 /** …up to this. */
 export const INFLUX_RETRY_MAX_MS = 30_000;
-/** A write or CREATE DATABASE that has not answered by then has failed (the package's default is 30 s). */
-const REQUEST_TIMEOUT_MS = 10_000;
 /** How long stop() waits for queued points to be written before it gives up on them. */
 const STOP_DRAIN_MS = 2_000;
 /** Alerts whose occurrence count is remembered, to write how many new occurrences a repeat adds. */
@@ -26,22 +23,10 @@ const MAX_TRACKED_ALERTS = 10_000;
 /** While InfluxDB stays away, every this many failures is logged again. */
 const LOG_EVERY_FAILURES = 100;
 
-/**
- * The `influx` package's pool takes a host out of rotation after a failure, on a timer of
- * its own. This sink does its own backoff, so the pool is told never to wait (a delay of 0
- * keeps the host in rotation) and never to retry (maxRetries 0).
- */
-const NO_POOL_BACKOFF: NonNullable<IPoolOptions['backoff']> = {
-  getDelay: () => 0,
-  next: () => NO_POOL_BACKOFF,
-  reset: () => NO_POOL_BACKOFF,
-};
-
 /** What a failed request says, without the request itself (its headers hold the credentials). */
 function failureOf(error: unknown): { readonly status: number | null; readonly code: string | null; readonly message: string } {
-  const status = (error as { res?: { statusCode?: number } }).res?.statusCode ?? null;
-  const code = (error as { code?: unknown }).code;
-  return { status, code: typeof code === 'string' ? code : null, message: error instanceof Error ? error.message.slice(0, 300) : String(error) };
+  if (error instanceof InfluxRequestError) return { status: error.status, code: error.code, message: error.message.slice(0, 300) };
+  return { status: null, code: null, message: error instanceof Error ? error.message.slice(0, 300) : String(error) };
 }
 
 export interface InfluxSinkOptions {
@@ -50,6 +35,8 @@ export interface InfluxSinkOptions {
   readonly logger: Logger;
   /** Retry waits (tests shorten them); default INFLUX_RETRY_INITIAL_MS to INFLUX_RETRY_MAX_MS. */
   readonly retry?: { readonly initialMs: number; readonly maxMs: number };
+  /** Each request's overall deadline (tests shorten it); default INFLUX_REQUEST_DEADLINE_MS (store/influx-http.ts). */
+  readonly requestDeadlineMs?: number;
 }
 
 /**
@@ -69,8 +56,7 @@ export class InfluxSink implements OutboundChannel, AlertSink {
   private readonly backoff: CappedBackoff;
   /** Occurrence counts last written per alert id, oldest first (bounded). */
   private readonly alertCounts = new Map<string, number>();
-  private client: InfluxDB | null = null;
-  private httpAgent: HttpAgent | null = null;
+  private client: InfluxHttpClient | null = null;
   private timer: NodeJS.Timeout | null = null;
   private started = false;
   private stopping = false;
@@ -116,25 +102,16 @@ export class InfluxSink implements OutboundChannel, AlertSink {
   async start(): Promise<void> {
     if (this.started) return;
     const { config, logger } = this.options;
-    const url = new URL(config.url);
-    const https = url.protocol === 'https:';
+    const https = new URL(config.url).protocol === 'https:';
     // Read here, not in the constructor (principle 7); `config check` has already checked it.
     const ca = https && config.ca !== undefined ? await readFile(config.ca) : undefined;
-    // One keep-alive connection: writes are sequential, and stop() closes it.
-    this.httpAgent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...(ca === undefined ? {} : { ca }) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
-    this.client = new InfluxDB({
-      hosts: [{
-        host: url.hostname,
-        port: url.port === '' ? INFLUXDB_DEFAULT_PORT : Number(url.port),
-        protocol: https ? 'https' : 'http',
-        path: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
-        options: { agent: this.httpAgent },
-      }],
-      database: config.database,
-      // Without credentials the package would send root:root; null sends none.
-      username: config.username ?? (null as unknown as string),
-      ...(config.password === undefined ? {} : { password: config.password }),
-      pool: { maxRetries: 0, requestTimeout: REQUEST_TIMEOUT_MS, backoff: NO_POOL_BACKOFF },
+    // Every request bounded in time and in bytes read (store/influx-http.ts).
+    this.client = new InfluxHttpClient({
+      url: config.url,
+      username: config.username,
+      password: config.password,
+      ca,
+      ...(this.options.requestDeadlineMs === undefined ? {} : { deadlineMs: this.options.requestDeadlineMs }),
     });
     this.started = true;
     this.timer = setInterval(() => void this.flush(), config.flushIntervalMs);
@@ -162,7 +139,7 @@ export class InfluxSink implements OutboundChannel, AlertSink {
     if (this.queue.size > 0) {
       this.options.logger.warn({ output: this.name, undelivered: this.queue.size }, 'InfluxDB output stopped with points not written (they remain in the agent\'s own store and alerts.jsonl)');
     }
-    this.httpAgent?.destroy();
+    this.client?.close();
     this.started = false;
   }
 
@@ -253,9 +230,12 @@ export class InfluxSink implements OutboundChannel, AlertSink {
       }
       this.inFlight = batch.length;
       this.evictedInFlight = 0;
-      await client.writePoints(batch, { precision: 'u', ...(config.retentionPolicy === undefined ? {} : { retentionPolicy: config.retentionPolicy }) });
+      // A point line protocol cannot carry would make InfluxDB refuse the whole batch: left out, counted as refused.
+      const { body, unwritable } = lineProtocol(batch);
+      if (body !== '') await client.write(body, { database: config.database, retentionPolicy: config.retentionPolicy, precision: 'u' });
       this.queue.discard(this.inFlight);
-      this.sentCount += batch.length;
+      this.sentCount += batch.length - unwritable;
+      this.rejectedCount += unwritable;
       this.deliveredAfterEviction += this.evictedInFlight;
       this.markConnected();
       return true;
@@ -299,7 +279,7 @@ export class InfluxSink implements OutboundChannel, AlertSink {
    * writes to the existing one. Without it, /ping (no credentials needed) checks that
    * InfluxDB answers at all.
    */
-  private async prepareDatabase(client: InfluxDB): Promise<void> {
+  private async prepareDatabase(client: InfluxHttpClient): Promise<void> {
     const { config, logger } = this.options;
     if (config.createDatabase) {
       try {
@@ -311,8 +291,7 @@ export class InfluxSink implements OutboundChannel, AlertSink {
         logger.warn({ output: this.name, database: config.database, status: failure.status }, 'InfluxDB user may not CREATE DATABASE (needs admin); writing to the existing database. Set influxdb.createDatabase: false to skip this');
       }
     } else {
-      const [host] = await client.ping(REQUEST_TIMEOUT_MS);
-      if (host?.online !== true) throw new Error('InfluxDB did not answer /ping');
+      await client.ping();
     }
     this.databaseReady = true;
   }
