@@ -44,6 +44,8 @@ export interface MosquittoOptions {
   readonly persistence?: boolean;
   /** Serve MQTT over TLS on the port (PEM files; copied, so the caller's stay where they are). */
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  /** `use_username_as_clientid true`: a session belongs to the account, whatever client id a client asks for (docs/operations.md, "Many wards"). */
+  readonly useUsernameAsClientId?: boolean;
 }
 
 export interface RunningMosquitto {
@@ -132,6 +134,7 @@ class MosquittoProcess implements RunningMosquitto {
         ...(this.options.acl === undefined ? [] : [`acl_file ${join(this.dir, 'acl')}`]),
         ...(this.options.persistence === true ? ['persistence true', `persistence_location ${join(this.dir, 'persist')}/`] : ['persistence false']),
         ...(this.options.tls === undefined ? [] : [`certfile ${join(this.dir, 'server.pem')}`, `keyfile ${join(this.dir, 'server.key')}`]),
+        ...(this.options.useUsernameAsClientId === true ? ['use_username_as_clientid true'] : []),
         'log_dest stderr',
         '',
       ].join('\n'),

@@ -23,7 +23,12 @@ const noMosquitto = missingMosquitto();
 
 const WARDS = ['4W', '5E'] as const;
 type Ward = (typeof WARDS)[number];
-const PASSWORDS: Readonly<Record<string, string>> = { 'ward-4w': `pw-4w-${process.pid}`, 'ward-5e': `pw-5e-${process.pid}`, 'wardwatch-hub': `pw-hub-${process.pid}` };
+/**
+ * `ward-6n`: a ward with no agent here, for playing a hostile ward; `ward-5e-bench`: a second
+ * account for ward 5E's topics. With `use_username_as_clientid` a session belongs to its
+ * account, so a test client on an agent's own account would take over (end) that agent's.
+ */
+const PASSWORDS: Readonly<Record<string, string>> = { 'ward-4w': `pw-4w-${process.pid}`, 'ward-5e': `pw-5e-${process.pid}`, 'ward-6n': `pw-6n-${process.pid}`, 'ward-5e-bench': `pw-5e-bench-${process.pid}`, 'wardwatch-hub': `pw-hub-${process.pid}` };
 const ACCOUNT: Readonly<Record<Ward, string>> = { '4W': 'ward-4w', '5E': 'ward-5e' };
 
 /**
@@ -36,6 +41,10 @@ const ACL = [
   'topic write wardwatch/4W/#',
   'user ward-5e',
   'topic write wardwatch/5E/#',
+  'user ward-5e-bench',
+  'topic write wardwatch/5E/#',
+  'user ward-6n',
+  'topic write wardwatch/6N/#',
   'user wardwatch-hub',
   'topic read wardwatch/#',
 ];
@@ -141,6 +150,7 @@ describe.skipIf(noMosquitto !== null)('many wards: two agents, the central mosqu
       acl: ACL,
       persistence: true,
       tls: { certFile: pki.certFile, keyFile: pki.keyFile },
+      useUsernameAsClientId: true,
     });
     // Ward 4W reaches the central broker through a link the test can cut; 5E directly.
     proxy4w = await TcpProxy.start(mosquitto.port);
@@ -196,17 +206,20 @@ describe.skipIf(noMosquitto !== null)('many wards: two agents, the central mosqu
   it('least privilege: a ward cannot write another ward\'s topics nor read any; the hub account cannot write', async () => {
     const brokerUrl = `mqtts://localhost:${mosquitto.port}`;
     const options = (username: string, clientId: string) => ({ username, password: PASSWORDS[username] ?? '', clientId, ca: readFileSync(pki.caFile), protocolVersion: 4 as const, reconnectPeriod: 0 });
-    const forger = await connectAsync(brokerUrl, options('ward-4w', `forger-${process.pid}`));
-    const snoop = await connectAsync(brokerUrl, options('ward-4w', `snoop-${process.pid}`));
-    const hubAccount = await connectAsync(brokerUrl, options('wardwatch-hub', `hub-writer-${process.pid}`));
-    extraClients.push(forger, snoop, hubAccount);
+    // One client of ward 6N both forges and snoops: a second one on the same account would take its session over.
+    const forger = await connectAsync(brokerUrl, options('ward-6n', `forger-${process.pid}`));
+    extraClients.push(forger);
     const snooped: string[] = [];
-    snoop.on('message', (topic) => snooped.push(topic));
-    await snoop.subscribeAsync('wardwatch/#', { qos: 1 });
-    const forged = { v: 1, ward: '5E', site: 'Demo General Hospital', seq: 1, change: 'raised', alert: { ...(await hubAlerts())[0], id: '00000000-0000-4000-8000-00000000f0f0', title: 'forged by 4W', origin: undefined } };
+    forger.on('message', (topic) => snooped.push(topic));
+    await forger.subscribeAsync('wardwatch/#', { qos: 1 });
+    const forged = { v: 1, ward: '5E', site: 'Demo General Hospital', seq: 1, change: 'raised', alert: { ...(await hubAlerts())[0], id: '00000000-0000-4000-8000-00000000f0f0', title: 'forged by 6N', origin: undefined } };
     // mosquitto acknowledges a refused QoS 1 publish and drops it (MQTT 3.1.1 has no way to refuse one).
     await forger.publishAsync('wardwatch/5E/alerts', JSON.stringify(forged), { qos: 1 });
+    // The hub's account is the hub's session (use_username_as_clientid): this takes it over for a moment, keeping it (clean: false), and leaves at once.
+    const hubAccount = await connectAsync(brokerUrl, { ...options('wardwatch-hub', `hub-writer-${process.pid}`), clean: false });
     await hubAccount.publishAsync('wardwatch/5E/alerts', JSON.stringify({ ...forged, alert: { ...forged.alert, id: '00000000-0000-4000-8000-00000000f0f1' } }), { qos: 1 });
+    await hubAccount.endAsync();
+    await waitFor(() => hub?.brokerConnected === true, 10 * SECONDS, 'the hub back on its session');
     // A genuine 5E alert after the forgeries: once it is at the hub, they would have been too.
     const genuine = await overdose(agent('5E'), 'pump-04');
     await waitFor(async () => (await hubAlerts()).some((alert) => alert.id === genuine.id), 10 * SECONDS, 'the genuine 5E alert at the hub');
@@ -217,7 +230,7 @@ describe.skipIf(noMosquitto !== null)('many wards: two agents, the central mosqu
   });
 
   it('what a ward sends is network input: malformed messages are counted by reason and never used, and the hub goes on', async () => {
-    const ward5e = await connectAsync(`mqtts://localhost:${mosquitto.port}`, { username: 'ward-5e', password: PASSWORDS['ward-5e'] ?? '', clientId: `garbage-${process.pid}`, ca: readFileSync(pki.caFile), protocolVersion: 4, reconnectPeriod: 0 });
+    const ward5e = await connectAsync(`mqtts://localhost:${mosquitto.port}`, { username: 'ward-5e-bench', password: PASSWORDS['ward-5e-bench'] ?? '', clientId: `garbage-${process.pid}`, ca: readFileSync(pki.caFile), protocolVersion: 4, reconnectPeriod: 0 });
     extraClients.push(ward5e);
     const valid = { v: 1, ward: '5E', site: 'Demo General Hospital', seq: 1, change: 'raised', alert: { ...(await hubAlerts())[0], origin: undefined, id: '00000000-0000-4000-8000-0000000bad00' } };
     const before = hub?.messages().rejected ?? {};
@@ -317,5 +330,25 @@ describe.skipIf(noMosquitto !== null)('many wards: two agents, the central mosqu
     await startTheHub();
     await expectEveryAlertExactlyOnce('every alert after the hub\'s and the broker\'s restarts');
     expect((hub as RunningHub | null)?.messages().rejected, 'every message from the wards was well formed').toEqual({});
+  });
+
+  it('a ward account connects with the hub\'s client id while the hub is away: the session is the hub account\'s, the hub still gets every queued alert', async () => {
+    await hub?.stop();
+    hub = null;
+    await overdose(agent('4W'), 'pump-06');
+    await overdose(agent('5E'), 'pump-06');
+    await overdose(agent('4W'), 'pump-02');
+    await waitFor(() => WARDS.every((ward) => uplinkStats(ward).queued === 0), 10 * SECONDS, 'the wards\' queues emptied into the broker');
+    // Without use_username_as_clientid mosquitto would hand this client the hub's session and empty its queue.
+    const thief = await connectAsync(`mqtts://localhost:${mosquitto.port}`, { username: 'ward-6n', password: PASSWORDS['ward-6n'] ?? '', clientId: 'wardwatch-hub', clean: false, ca: readFileSync(pki.caFile), protocolVersion: 4, reconnectPeriod: 0 });
+    const stolen: string[] = [];
+    thief.on('message', (topic) => stolen.push(topic));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await thief.endAsync();
+    expect(stolen, 'nothing of the hub\'s session reached the ward account').toEqual([]);
+    await startTheHub();
+    await expectEveryAlertExactlyOnce('every alert queued for the hub after a ward account used its client id');
+    const wards = await hubWards();
+    for (const ward of WARDS) expect(wards.get(ward)?.reasons.filter((reason) => reason.includes('never arrived')), `no seq gap at ward ${ward}`).toEqual([]);
   });
 });

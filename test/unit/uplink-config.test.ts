@@ -43,6 +43,19 @@ describe('site config: the uplink section (many wards)', () => {
     ]);
   });
 
+  it('refuses a ward that would connect with the hub\'s client id (a broker keying sessions by client id would hand it the hub\'s queue)', () => {
+    expect(configIssuesOf(demoConfigWith((doc) => {
+      doc.site.ward = 'hub';
+      doc.uplink = UPLINK;
+    }))).toEqual(['site.ward: with an uplink, ward "hub" would connect as "wardwatch-hub", the hub\'s client id: name the ward otherwise or set uplink.clientId']);
+    expect(configIssuesOf(demoConfigWith((doc) => (doc.uplink = { ...UPLINK, clientId: 'wardwatch-hub' })))).toEqual(['uplink.clientId: "wardwatch-hub" is the hub\'s client id: a ward must not use it']);
+    const renamed = parseSiteConfig(demoConfigWith((doc) => {
+      doc.site.ward = 'hub';
+      doc.uplink = { ...UPLINK, clientId: 'wardwatch-ward-hub' };
+    }));
+    expect(renamed.ok).toBe(true);
+  });
+
   it('warns about plain MQTT to another machine and about a broker without credentials', () => {
     const result = parseSiteConfig(demoConfigWith((doc) => (doc.uplink = { url: 'mqtt://central-mqtt:1883' })));
     if (!result.ok) throw new Error(JSON.stringify(result.issues));

@@ -45,7 +45,8 @@ export const OTHER_ANOMALY = 'other';
  */
 export const FAILURE_MEMORY_MS = 15 * 60_000;
 
-function recent(failure: FailureRecord, now: number): boolean {
+/** Whether a failure is still said in health (also the hub's, hub/hub-subscriber.ts). */
+export function isRecentFailure(failure: FailureRecord, now: number): boolean {
   return now - failure.lastAt < FAILURE_MEMORY_MS;
 }
 
@@ -81,13 +82,13 @@ export class AgentHealth {
   view(now = Date.now()): HealthView {
     const reasons: string[] = [];
     for (const [sink, failure] of this.inputs.sinkFailures().entries()) {
-      if (!recent(failure, now)) continue;
+      if (!isRecentFailure(failure, now)) continue;
       // The embedded store is an alert sink (store/alert-store.ts, name `store`): named as such.
       const what = sink === 'store' ? 'the alert store (wardwatch.db)' : `alert output "${sink}"`;
       reasons.push(`${what} is failing (${failure.count} failed writes, the last at ${clockTime(failure.lastAt)} UTC)`);
     }
     for (const [detector, failure] of this.inputs.detectorErrors().entries()) {
-      if (recent(failure, now)) reasons.push(`detector "${detector}" has failed ${failure.count} times, the last at ${clockTime(failure.lastAt)} UTC`);
+      if (isRecentFailure(failure, now)) reasons.push(`detector "${detector}" has failed ${failure.count} times, the last at ${clockTime(failure.lastAt)} UTC`);
     }
     const tapGap = this.inputs.tapGapSince?.() ?? null;
     if (tapGap !== null) reasons.push(`MQTT tap not connected to the site's broker since ${new Date(tapGap).toISOString().slice(11, 19)} UTC: traffic there is not seen`);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { siteConfigSchema, type ConfigIssue } from '../model/site-schema.ts';
-import { brokerConnectionFields, brokerConnectionIssues, clientId, isPlainRemote, TOPIC_LEVEL } from '../model/uplink-schema.ts';
+import { brokerConnectionFields, brokerConnectionIssues, clientId, DEFAULT_HUB_CLIENT_ID, isPlainRemote, TOPIC_LEVEL } from '../model/uplink-schema.ts';
 import { parseYamlDocument } from '../model/yaml-document.ts';
 import { caFileIssues } from '../tls/ca-file-issues.ts';
 import { tlsConfigIssues } from '../tls/tls-config-issues.ts';
@@ -24,7 +24,7 @@ export const hubConfigSchema = z.strictObject({
   broker: z.strictObject({
     ...brokerConnectionFields,
     /** Fixed, so that the broker keeps the hub's subscriptions and its undelivered alerts while it is away; unique on the broker. */
-    clientId: clientId.default('wardwatch-hub'),
+    clientId: clientId.default(DEFAULT_HUB_CLIENT_ID),
   }),
   /** Wards the hub expects: one that has never reported is shown offline rather than missing. Others are shown as they report. */
   wards: z.array(z.string().regex(TOPIC_LEVEL, 'must be a ward name as in its agent\'s site.ward: 1–32 letters, digits, ".", "_" or "-"')).max(MAX_HUB_WARDS).default([]),

@@ -1,4 +1,4 @@
-import type { MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BrokerLink } from '../export/broker-link.ts';
@@ -17,9 +17,36 @@ import {
   type UplinkStateMessage,
   type UplinkTopicKind,
 } from '../export/uplink-protocol.ts';
+import { isRecentFailure } from '../health/agent-health.ts';
+import { FailureTally } from '../health/failure-tally.ts';
 
-/** Why a message from the broker was not used; counted per reason. */
-export type RejectReason = 'topic' | 'too-large' | 'not-json' | 'version' | 'invalid' | 'ward-mismatch';
+/**
+ * Why a message from the broker was not used; counted per reason. `not-stored`: it was
+ * valid but its handler failed (the hub's store could not write it).
+ */
+export type RejectReason = 'topic' | 'too-large' | 'not-json' | 'version' | 'invalid' | 'ward-mismatch' | 'not-stored';
+
+/**
+ * Largest alert message the hub reads. The hub holds up to `maxAlerts` (10,000 by default,
+ * 100,000 at most) in memory and reloads them at start, so an alert's size is its memory
+ * bill many times over; the agent's alerts quote evidence from payloads it caps at 16 KiB
+ * (model/wire.ts MAX_PAYLOAD_BYTES), so a genuine alert change stays well below this.
+ */
+export const MAX_HUB_ALERT_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * The health reason for the messages the hub could not use, or null. Said while the last
+ * one of a reason is recent (FAILURE_MEMORY_MS, as an agent's failing outputs): one
+ * malformed message must not keep the hub degraded until it restarts. Wrong topics under
+ * the prefix are not counted here (nothing of a ward was lost).
+ */
+export function unusedMessagesReason(rejected: FailureTally, now: number): string | null {
+  const recent = [...rejected.entries()].filter(([reason, failure]) => reason !== 'topic' && isRecentFailure(failure, now));
+  if (recent.length === 0) return null;
+  const total = recent.reduce((sum, [, failure]) => sum + failure.count, 0);
+  const last = Math.max(...recent.map(([, failure]) => failure.lastAt));
+  return `${total} messages from the wards could not be used (${recent.map(([reason, failure]) => `${reason}: ${failure.count}`).join(', ')}; the last at ${new Date(last).toISOString().slice(11, 19)} UTC); see the hub's log`;
+}
 
 export interface HubMessageHandlers {
   alert(ward: string, message: UplinkAlertMessage): void;
@@ -62,13 +89,20 @@ const REJECT_LOG_INTERVAL_MS = 60_000;
  *
  * Handlers run synchronously inside mqtt.js's message event, which acknowledges a QoS 1
  * message (PUBACK) only after it returns: an alert is in the hub's store before the broker
- * forgets it.
+ * forgets it. A handler that throws (the store cannot write) is counted (`not-stored`), its
+ * message is not acknowledged (mqtt.js sends the PUBACK from `handleMessage`'s callback,
+ * which is given an error instead) and the connection is ended, so that the broker sends
+ * it again on the next one (MQTT 3.1.1 §4.4: unacknowledged QoS 1 messages are resent
+ * when a persistent session resumes).
  */
 export class HubSubscriber {
   private readonly link: BrokerLink;
-  readonly rejected = new Map<RejectReason, number>();
+  /** Messages not used, by reason: a count since start and when the last was (health says it while recent). */
+  readonly rejected = new FailureTally();
   received = 0;
   private lastRejectLogAt = Number.NEGATIVE_INFINITY;
+  /** The message whose handler failed: mqtt.js must not acknowledge it. */
+  private unstored: IPublishPacket | null = null;
 
   constructor(private readonly options: HubSubscriberOptions) {
     this.link = new BrokerLink({
@@ -101,8 +135,23 @@ export class HubSubscriber {
     return this.link.stop();
   }
 
+  /** Counts by reason, for /api and the health view's `anomalies`. */
+  rejectedCounts(): Partial<Record<RejectReason, number>> {
+    return Object.fromEntries([...this.rejected.entries()].map(([reason, failure]) => [reason, failure.count]));
+  }
+
   private onConnected(client: MqttClient): void {
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('message', (topic, payload, packet) => {
+      if (!this.onMessage(topic, payload)) this.unstored = packet;
+    });
+    // mqtt.js calls this after the message event and sends the PUBACK from its callback; an error there sends none.
+    client.handleMessage = (packet, callback) => {
+      if (packet !== this.unstored) return callback();
+      this.unstored = null;
+      callback(new Error('not stored'));
+      this.options.logger.warn('hub: a ward\'s message could not be stored; reconnecting so that the central broker sends it again');
+      client.end(true);
+    };
     // Subscribing again on a session the broker kept is harmless [MQTT-3.8.4-3], and needed when it did not keep it.
     client.subscribe(uplinkSubscription(this.options.topicPrefix), { qos: 1 }, (error, granted) => {
       const refused = granted?.some((grant) => grant.qos === 128) === true;
@@ -115,13 +164,15 @@ export class HubSubscriber {
     this.options.handlers.link(true);
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
+  /** Checks and hands on one message; false only when its handler failed (the message must come again). */
+  private onMessage(topic: string, payload: Buffer): boolean {
     this.received += 1;
     const route = parseUplinkTopic(this.options.topicPrefix, topic);
     if (route === null) return this.reject('topic', topic);
-    if (payload.length > MAX_UPLINK_PAYLOAD_BYTES) return this.reject('too-large', topic);
+    const limit = route.kind === 'alerts' ? MAX_HUB_ALERT_MESSAGE_BYTES : MAX_UPLINK_PAYLOAD_BYTES;
+    if (payload.length > limit) return this.reject('too-large', topic, `${payload.length} bytes, limit ${limit}`);
     // An empty retained message clears a topic [MQTT-3.3.1-10]: a ward removed on purpose.
-    if (payload.length === 0) return;
+    if (payload.length === 0) return true;
     let json: unknown;
     try {
       json = JSON.parse(payload.toString('utf8'));
@@ -138,24 +189,34 @@ export class HubSubscriber {
     try {
       switch (route.kind) {
         case 'alerts':
-          return handlers.alert(route.ward, parsed.data as UplinkAlertMessage);
+          handlers.alert(route.ward, parsed.data as UplinkAlertMessage);
+          break;
         case 'health':
-          return handlers.health(route.ward, parsed.data as UplinkHealthMessage);
+          handlers.health(route.ward, parsed.data as UplinkHealthMessage);
+          break;
         case 'devices':
-          return handlers.devices(route.ward, parsed.data as UplinkDevicesMessage);
+          handlers.devices(route.ward, parsed.data as UplinkDevicesMessage);
+          break;
         case 'uplink':
-          return handlers.uplink(route.ward, parsed.data as UplinkStateMessage);
+          handlers.uplink(route.ward, parsed.data as UplinkStateMessage);
+          break;
       }
+      return true;
     } catch (error) {
       this.options.logger.error({ err: error, topic }, 'hub: handling a ward\'s message failed');
+      this.reject('not-stored', topic, error instanceof Error ? error.message : String(error));
+      return false;
     }
   }
 
-  private reject(reason: RejectReason, topic: string, detail?: string): void {
-    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  /** Counts a message not used; true: there is nothing to send again (a malformed message stays malformed). */
+  private reject(reason: RejectReason, topic: string, detail?: string): true {
     const now = Date.now();
-    if (now - this.lastRejectLogAt < REJECT_LOG_INTERVAL_MS) return;
-    this.lastRejectLogAt = now;
-    this.options.logger.warn({ topic: topic.slice(0, 200), reason, detail, rejected: Object.fromEntries(this.rejected) }, 'hub: a message from the central broker was not used');
+    this.rejected.record(reason, now);
+    if (now - this.lastRejectLogAt >= REJECT_LOG_INTERVAL_MS) {
+      this.lastRejectLogAt = now;
+      this.options.logger.warn({ topic: topic.slice(0, 200), reason, detail, rejected: this.rejectedCounts() }, 'hub: a message from the central broker was not used');
+    }
+    return true;
   }
 }

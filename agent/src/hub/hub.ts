@@ -15,7 +15,7 @@ import { lockDataDir } from '../store/data-dir-lock.ts';
 import { prepareServerTls, type ServerTls } from '../tls/server-tls.ts';
 import { HubAlertBook, type HubAlertCounts } from './hub-alerts.ts';
 import { MAX_HUB_WARDS, type HubConfig } from './hub-config.ts';
-import { HubSubscriber, type RejectReason } from './hub-subscriber.ts';
+import { HubSubscriber, unusedMessagesReason, type RejectReason } from './hub-subscriber.ts';
 import { WardRegistry, type HubLinkState } from './ward-registry.ts';
 
 export interface HubOptions {
@@ -93,9 +93,9 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     const troubled = link.connected ? summaries.filter((ward) => ward.status !== 'ok') : [];
     for (const ward of troubled.slice(0, MAX_BANNER_WARDS)) reasons.push(`ward ${ward.ward} ${ward.status}: ${ward.reasons.join('; ')}`);
     if (troubled.length > MAX_BANNER_WARDS) reasons.push(`and ${troubled.length - MAX_BANNER_WARDS} more wards not ok`);
-    // A message the hub could not use may have been an alert: said until the hub restarts, as an agent says a failing output.
-    const unread = [...(subscriber?.rejected ?? [])].filter(([reason]) => reason !== 'topic');
-    if (unread.length > 0) reasons.push(`${unread.reduce((sum, [, count]) => sum + count, 0)} messages from the wards could not be used (${unread.map(([reason, count]) => `${reason}: ${count}`).join(', ')}); see the hub's log`);
+    // A message the hub could not use may have been an alert: said while recent, as an agent says a failing output.
+    const unread = subscriber === null ? null : unusedMessagesReason(subscriber.rejected, now);
+    if (unread !== null) reasons.push(unread);
     return {
       status: reasons.length === 0 ? 'ok' : 'degraded',
       reasons,
@@ -103,7 +103,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       now: new Date(now).toISOString(),
       mqttClients: summaries.filter((ward) => ward.uplink === 'online').length,
       publishes: subscriber?.received ?? 0,
-      anomalies: Object.fromEntries(subscriber?.rejected ?? []),
+      anomalies: subscriber?.rejectedCounts() ?? {},
       alerts: book.size,
     };
   };
@@ -141,6 +141,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
       alert: (ward, message) => {
         if (!registry.admits(ward)) return;
         registry.touch(ward, message.site, Date.now());
+        registry.alertSeq(ward, message.seq, Date.now());
         const arrival = book.accept(ward, message.alert);
         if (arrival === 'new' || arrival === 'updated') {
           const alert = book.get(message.alert.id);
@@ -223,7 +224,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     get brokerConnected() {
       return link.connected;
     },
-    messages: () => ({ received: subscriber?.received ?? 0, rejected: Object.fromEntries(subscriber?.rejected ?? []), alerts: book.stats() }),
+    messages: () => ({ received: subscriber?.received ?? 0, rejected: subscriber?.rejectedCounts() ?? {}, alerts: book.stats() }),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,4 +1,5 @@
 import type { UplinkDevicesMessage, UplinkHealthMessage, UplinkStateMessage } from '../export/uplink-protocol.ts';
+import { FAILURE_MEMORY_MS } from '../health/agent-health.ts';
 import type { Severity, WardSummaryView } from '../server/dashboard-protocol.ts';
 import { NO_OPEN_ALERTS } from './hub-alerts.ts';
 
@@ -12,6 +13,22 @@ interface WardRecord {
   health: { readonly message: UplinkHealthMessage; readonly receivedAt: number } | null;
   devices: { readonly total: number; readonly online: number; readonly underAlert: number } | null;
   lastHeardAt: number | null;
+  seq: SeqTrack;
+}
+
+/**
+ * The ward's alert messages by `seq` (export/uplink-outbox.ts: SQLite AUTOINCREMENT, so it
+ * keeps increasing across restarts of the agent; 0 when the outbox could not be written).
+ */
+interface SeqTrack {
+  /** Highest seq seen since the hub started; null before the first. */
+  highest: number | null;
+  /** Drops the ward reported (health `uplink.dropped`) and no gap has used up yet. */
+  explainedDrops: number;
+  /** The ward's `uplink.dropped` in its last health report: it counts from the agent's start, so a lower one means a restart. */
+  lastReportedDropped: number | null;
+  /** Messages missing from gaps its reports do not explain, and when the last gap was seen. */
+  missing: { count: number; lastAt: number } | null;
 }
 
 export interface HubLinkState {
@@ -64,6 +81,10 @@ export class WardRegistry {
   health(ward: string, message: UplinkHealthMessage, now: number): void {
     const record = this.record(ward);
     record.health = { message, receivedAt: now };
+    const { dropped } = message.uplink;
+    const previous = record.seq.lastReportedDropped;
+    record.seq.explainedDrops += previous === null || dropped < previous ? dropped : dropped - previous;
+    record.seq.lastReportedDropped = dropped;
     this.heard(record, message.site, now);
   }
 
@@ -77,6 +98,30 @@ export class WardRegistry {
     }
     record.devices = { total: message.devices.length, online, underAlert };
     this.heard(record, message.site, now);
+  }
+
+  /**
+   * An alert message's `seq`. One more than the highest so far is the normal case; at or
+   * below it is a resend (QoS 1 is at least once; the queue is sent again after a cut or a
+   * restart of the agent) and ignored here; above it, the messages in between never
+   * arrived, less those the ward says it dropped from its full queue (they are shown as
+   * such). Seq 0 (the agent's outbox could not be written) says nothing. The hub's first
+   * message of a ward only sets the start: what came before the hub started is not known.
+   * Blind spot: an agent whose outbox file was deleted starts again at 1, and its gaps go
+   * unseen until it passes the highest seq the hub saw (no false alarm, no detection).
+   */
+  alertSeq(ward: string, seq: number, now: number): void {
+    if (seq === 0) return;
+    const track = this.record(ward).seq;
+    if (track.highest !== null && seq > track.highest + 1) {
+      const gap = seq - track.highest - 1;
+      const explained = Math.min(gap, track.explainedDrops);
+      track.explainedDrops -= explained;
+      // Counted anew once the last gap has aged out of the health view (below).
+      const still = track.missing !== null && now - track.missing.lastAt < FAILURE_MEMORY_MS ? track.missing.count : 0;
+      if (gap > explained) track.missing = { count: still + gap - explained, lastAt: now };
+    }
+    if (track.highest === null || seq > track.highest) track.highest = seq;
   }
 
   /** Any message (an alert too) shows the ward is there. */
@@ -113,6 +158,12 @@ export class WardRegistry {
     }
     const queue = health === null ? null : { queued: health.message.uplink.queued, dropped: health.message.uplink.dropped };
     if (status !== 'offline' && queue !== null && queue.dropped > 0) reasons.push(`${queue.dropped} alert changes were dropped from the ward's full uplink queue`);
+    // Said for as long as an agent says a failing output (health/agent-health.ts), then it ages out.
+    const missing = record?.seq.missing ?? null;
+    if (missing !== null && now - missing.lastAt < FAILURE_MEMORY_MS) {
+      reasons.push(`${missing.count} alert messages from ward ${ward} never arrived (a gap in its seq, the last seen at ${clock(missing.lastAt)})`);
+      if (status === 'ok') status = 'degraded';
+    }
     return {
       ward,
       site: record?.site ?? null,
@@ -129,7 +180,7 @@ export class WardRegistry {
   private record(ward: string): WardRecord {
     let record = this.wards.get(ward);
     if (record === undefined) {
-      record = { ward, site: null, uplink: null, health: null, devices: null, lastHeardAt: null };
+      record = { ward, site: null, uplink: null, health: null, devices: null, lastHeardAt: null, seq: { highest: null, explainedDrops: 0, lastReportedDropped: null, missing: null } };
       this.wards.set(ward, record);
     }
     return record;

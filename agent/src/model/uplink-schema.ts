@@ -81,12 +81,16 @@ export const uplinkSchema = z.strictObject({
   /** Fixed per ward, so the broker keeps the session across reconnects; default `wardwatch-<site.ward>`. Must be unique on the central broker. */
   clientId: clientId.optional(),
   /** Alert changes held while the central broker is away (and across a restart, in `<data-dir>/uplink-outbox.db`); the oldest go first, counted. */
-  maxQueuedAlerts: z.number().int().min(1).max(1_000_000).default(10_000),
+  // At most 100,000 (about 100 MB, all reloaded at start): within the 512 MB the systemd unit and compose file allow.
+  maxQueuedAlerts: z.number().int().min(1).max(100_000).default(10_000),
   /** The health report and the device summary are sent this often, and the health report also as soon as its status or reasons change. */
   healthIntervalSeconds: z.number().int().min(1).max(3600).default(15),
 });
 
 export type UplinkConfig = z.infer<typeof uplinkSchema>;
+
+/** The hub's client id when its config names none (hub/hub-config.ts). */
+export const DEFAULT_HUB_CLIENT_ID = 'wardwatch-hub';
 
 /** The client id a ward's uplink uses when the config names none. */
 export function defaultUplinkClientId(ward: string): string {
@@ -111,6 +115,13 @@ export function uplinkIssues(uplink: UplinkConfig | undefined, ward: string): Co
   const issues = brokerConnectionIssues('uplink', uplink);
   if (!TOPIC_LEVEL.test(ward)) {
     issues.push({ path: 'site.ward', message: 'with an uplink the ward name is an MQTT topic level and a word of the central broker\'s ACL: 1–32 letters, digits, ".", "_" or "-"' });
+  }
+  // A broker that ties a session to the client id, not the account (mosquitto without
+  // use_username_as_clientid), would hand the hub's session, and its queued alerts, to this ward.
+  if ((uplink.clientId ?? defaultUplinkClientId(ward)) === DEFAULT_HUB_CLIENT_ID) {
+    issues.push(uplink.clientId === undefined
+      ? { path: 'site.ward', message: `with an uplink, ward "${ward}" would connect as "${DEFAULT_HUB_CLIENT_ID}", the hub's client id: name the ward otherwise or set uplink.clientId` }
+      : { path: 'uplink.clientId', message: `"${DEFAULT_HUB_CLIENT_ID}" is the hub's client id: a ward must not use it` });
   }
   return issues;
 }
