@@ -17,6 +17,7 @@ import { deviceStatus, formatEventTime, placeLabel, pluralise, profileLabel, SEV
 import { HistoryChart } from './history-chart.ts';
 import { chartGroups, envelopeLegend, formatNumber, formatStamp, limitsLegend, markerDetails, type ChartGroup } from './history-format.ts';
 import { severityIcon } from './icons.ts';
+import { headedTable } from './admin-table.ts';
 
 /** How often the page asks for the history again while it is shown. */
 export const DEVICE_REFRESH_MS = 30_000;
@@ -84,16 +85,7 @@ function commandsTable(view: DeviceHistoryView): HTMLElement {
   const unitOf = (key: string): string | undefined => view.series.find((series) => series.key === key)?.unit;
   const rows = [...view.markers].reverse().slice(0, MAX_COMMAND_ROWS);
   if (rows.length === 0) return el('p', 'empty-note', 'No command received in the window.');
-  const table = el('table', 'admin-table command-table');
-  const head = el('thead');
-  const headRow = el('tr');
-  for (const title of ['When', 'Command', 'Sent by', 'Parameters']) {
-    const cell = el('th', undefined, title);
-    cell.scope = 'col';
-    headRow.append(cell);
-  }
-  head.append(headRow);
-  const body = el('tbody');
+  const { table, body } = headedTable('admin-table command-table', ['When', 'Command', 'Sent by', 'Parameters']);
   for (const marker of rows) {
     const row = el('tr');
     row.dataset['command'] = marker.command;
@@ -102,7 +94,6 @@ function commandsTable(view: DeviceHistoryView): HTMLElement {
     row.append(el('td', 'command-time', formatStamp(marker.ts)), el('td', 'command-name', marker.command), sender, el('td', undefined, markerDetails(marker, unitOf)));
     body.append(row);
   }
-  table.append(head, body);
   return table;
 }
 
