@@ -93,6 +93,13 @@ describe('wardwatch command line', () => {
       expect(devices).toHaveLength(8);
       await session.logout();
       expect((await session.get('api/devices')).status).toBe(401);
+      // The wall-screen login sees the ward, as the display role, and nothing of the configuration.
+      expect(stdout).toMatch(/demo-display\s+display\s/);
+      const display = await openDashboardSession(url.replace('localhost', '127.0.0.1'), { username: 'demo-display', password: DEMO_PASSWORD, totpSecretBase32: DEMO_TOTP_SECRET_BASE32 });
+      expect(await (await display.get('api/session')).json()).toMatchObject({ user: { name: 'demo-display', role: 'display' } });
+      expect((await display.get('api/devices')).status).toBe(200);
+      expect((await display.get('api/config')).status).toBe(403);
+      await display.logout();
     } finally {
       child.kill('SIGINT');
     }

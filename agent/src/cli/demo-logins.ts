@@ -10,7 +10,7 @@ import { UserStore } from '../auth/user-store.ts';
  * The dashboard logins of `wardwatch demo`, and only of the demo: DEMO ONLY, their
  * password and their authenticator secret are published here and printed at start. A real
  * site has no default account (`wardwatch agent` creates none; docs/operations.md, "Dashboard
- * accounts"). The demo keeps its one command: the three logins are made in the demo's own
+ * accounts"). The demo keeps its one command: the four logins are made in the demo's own
  * data directory when absent, with TOTP already enrolled from the published secret, so a
  * tester logs in within a minute with `wardwatch demo-code` for the code, or with any
  * authenticator app given the secret. They have no recovery codes.
@@ -25,6 +25,7 @@ export const DEMO_LOGINS: readonly { readonly username: string; readonly role: U
   { username: 'demo-nurse', role: 'nurse', what: 'sees the ward, acknowledges alerts' },
   { username: 'demo-biomed', role: 'biomed', what: 'also the learned baseline, devices and policy' },
   { username: 'demo-admin', role: 'admin', what: 'also the users and the audit log' },
+  { username: 'demo-display', role: 'display', what: 'a wall screen: the ward and its alerts only, no idle timeout' },
 ];
 
 export function demoTotpSecret(): Buffer {
@@ -64,10 +65,11 @@ export async function ensureDemoLogins(dataDir: string, now = Date.now()): Promi
 /** The lines the demo prints about its logins. */
 export function demoLoginLines(dataDir: string): string[] {
   const width = Math.max(...DEMO_LOGINS.map((login) => login.username.length));
+  const roleWidth = Math.max(...DEMO_LOGINS.map((login) => login.role.length));
   const uri = otpauthUri(demoTotpSecret(), 'demo', 'Wardwatch demo');
   return [
     'Dashboard logins — DEMO ONLY, the password and the authenticator secret are published:',
-    ...DEMO_LOGINS.map((login) => `  ${login.username.padEnd(width)}  ${login.role.padEnd(6)}  ${login.what}`),
+    ...DEMO_LOGINS.map((login) => `  ${login.username.padEnd(width)}  ${login.role.padEnd(roleWidth)}  ${login.what}`),
     `  password:  ${DEMO_PASSWORD}`,
     '  code:      npx wardwatch demo-code   (prints the current 6-digit code; each code logs a user in once)',
     `             or add the secret ${DEMO_TOTP_SECRET_BASE32} to an authenticator app`,
