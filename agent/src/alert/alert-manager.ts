@@ -6,6 +6,10 @@ import { ALERT_CATALOGUE, SEVERITY_RANK, type AlertType } from './catalogue.ts';
 import { eventTimeIso } from '../model/wire.ts';
 import type { AlertSink } from './alert-sink.ts';
 import type { Finding } from './finding.ts';
+import { Histogram } from '../health/histogram.ts';
+
+/** Bucket bounds (s) for an alert output's write: SQLite on an SD card takes milliseconds, a stalled disk much longer. */
+const SINK_WRITE_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
 interface SuppressionEntry {
   alert: AlertView;
@@ -52,6 +56,7 @@ export class AlertManager {
     private readonly logger: Logger,
     initial: readonly AlertView[] = [],
   ) {
+    this.sinkWriteSeconds = sinks.map(() => new Histogram(SINK_WRITE_BUCKETS));
     for (const alert of initial) this.remember(alert);
   }
 
@@ -69,6 +74,14 @@ export class AlertManager {
     }
     return kept;
   }
+
+  /**
+   * How long each output took to take an alert, by sink in order (/metrics
+   * `wardwatch_alert_sink_write_seconds`). For the embedded store this is its lag: the write
+   * is synchronous, so the alert is on disk when the call returns. Outbound outputs only
+   * queue here; their lag is their queue's age (OutboundStats).
+   */
+  readonly sinkWriteSeconds: readonly Histogram[];
 
   /** The outputs alerts fan out to, in order (/metrics lists their failures from zero). */
   get sinkNames(): string[] {
@@ -185,9 +198,13 @@ export class AlertManager {
   }
 
   private fanOut(deliver: (sink: AlertSink) => void): void {
-    for (const sink of this.sinks) {
+    for (let index = 0; index < this.sinks.length; index += 1) {
+      const sink = this.sinks[index] as AlertSink;
+      const started = performance.now();
       try {
         deliver(sink);
+        // Alerts are rare (principle 8 allows a clock read here): how long each output took to take one is its lag.
+        this.sinkWriteSeconds[index]?.observe((performance.now() - started) / 1000);
       } catch (error) {
         const failures = this.sinkFailures.record(sink.name);
         if (failures === 1 || failures % 1000 === 0) this.logger.error({ err: error, sink: sink.name, failures }, 'alert sink failed');

@@ -82,6 +82,12 @@ export function agentMetrics(sources: AgentMetricSources, now: () => number = Da
       'Failed writes to an alert output (store: the embedded SQLite store; alert-log: alerts.jsonl; dashboard: the live feed).',
       alerts.sinkNames.map((sink) => ({ labels: { sink }, value: alerts.sinkFailures.count(sink) })),
     ),
+    {
+      name: 'wardwatch_alert_sink_write_seconds',
+      help: 'Time an alert output took to take one alert change (store: the SQLite write, synchronous, so this is the store\'s lag; outbound outputs only queue here).',
+      type: 'histogram',
+      samples: alerts.sinkNames.flatMap((sink, index) => alerts.sinkWriteSeconds[index]?.samples({ sink }) ?? []),
+    },
   ]);
 
   registry.register('outbound', () => {
