@@ -6,6 +6,7 @@ import { FAILURE_MEMORY_MS } from '../../agent/src/health/agent-health.ts';
 import { FailureTally } from '../../agent/src/health/failure-tally.ts';
 import { HubSubscriber, MAX_HUB_ALERT_MESSAGE_BYTES, unusedMessagesReason } from '../../agent/src/hub/hub-subscriber.ts';
 import { missingMosquitto, startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.ts';
+import { sampleAlert } from '../helpers/sample-alert.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const noMosquitto = missingMosquitto();
@@ -13,29 +14,13 @@ const noMosquitto = missingMosquitto();
 let counter = 0;
 
 function alertMessage(evidence: Record<string, unknown> = {}): UplinkAlertMessage {
-  counter += 1;
   return {
     v: 1,
     ward: '4W',
     site: 'Demo General Hospital',
-    seq: counter,
+    seq: (counter += 1),
     change: 'raised',
-    alert: {
-      id: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
-      type: 'dose-above-hard-limit',
-      severity: 'critical',
-      ts: '2026-03-01T10:00:00.000Z',
-      lastTs: '2026-03-01T10:00:00.000Z',
-      count: 1,
-      deviceId: 'pump-01',
-      ward: '4W',
-      bed: '1',
-      location: null,
-      title: 'Bed 1 · pump-01: heparin above the hard limit',
-      evidence,
-      state: 'open',
-      ack: null,
-    },
+    alert: sampleAlert({ evidence }),
   };
 }
 

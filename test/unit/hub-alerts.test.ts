@@ -5,29 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { compareVersions, HubAlertBook } from '../../agent/src/hub/hub-alerts.ts';
 import type { AlertView, Severity } from '../../agent/src/server/dashboard-protocol.ts';
 import { AlertStore } from '../../agent/src/store/alert-store.ts';
+import { sampleAlert as alert } from '../helpers/sample-alert.ts';
 
-let counter = 0;
-
-function alert(overrides: Partial<AlertView> = {}): AlertView {
-  counter += 1;
-  return {
-    id: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
-    type: 'dose-above-hard-limit',
-    severity: 'critical',
-    ts: '2026-03-01T10:00:00.000Z',
-    lastTs: '2026-03-01T10:00:00.000Z',
-    count: 1,
-    deviceId: 'pump-01',
-    ward: '4W',
-    bed: '1',
-    location: null,
-    title: 'Bed 1 · pump-01: heparin above the hard limit',
-    evidence: {},
-    state: 'open',
-    ack: null,
-    ...overrides,
-  };
-}
 
 const acknowledged = (base: AlertView): AlertView => ({ ...base, state: 'acknowledged', ack: { by: 'rn', at: '2026-03-01T10:05:00.000Z', reason: 'Investigating', from: '10.4.0.10' } });
 

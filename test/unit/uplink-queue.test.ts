@@ -8,19 +8,10 @@ import { MqttUplink } from '../../agent/src/export/uplink.ts';
 import { UplinkOutbox } from '../../agent/src/export/uplink-outbox.ts';
 import { alertMessageSchema, parseUplinkTopic, uplinkSubscription, uplinkTopic } from '../../agent/src/export/uplink-protocol.ts';
 import type { AlertView, HealthView } from '../../agent/src/server/dashboard-protocol.ts';
+import { sampleAlert as alert } from '../helpers/sample-alert.ts';
 
 const HEALTH: HealthView = { status: 'ok', reasons: [], startedAt: '', now: '', mqttClients: 0, publishes: 0, anomalies: {}, alerts: 0 };
 
-let counter = 0;
-function alert(overrides: Partial<AlertView> = {}): AlertView {
-  counter += 1;
-  return {
-    id: `00000000-0000-4000-8000-${String(counter).padStart(12, '0')}`,
-    type: 'dose-above-hard-limit', severity: 'critical', ts: '2026-03-01T10:00:00.000Z', lastTs: '2026-03-01T10:00:00.000Z', count: 1,
-    deviceId: 'pump-01', ward: '4W', bed: '1', location: null, title: 'x', evidence: {}, state: 'open', ack: null,
-    ...overrides,
-  };
-}
 
 /** A port nothing listens on: the uplink keeps retrying and never connects. */
 async function closedPort(): Promise<number> {

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isUserRole, USER_ROLES, type UserRole } from './roles.ts';
+import type { DashboardUserView } from '../server/dashboard-protocol.ts';
 
 /**
  * The dashboard's accounts, in SQLite (better-sqlite3, as store/alert-store.ts).
@@ -88,18 +89,8 @@ export interface UserRecord {
   readonly updatedAt: string;
 }
 
-/** What may leave the auth layer: no hash, no secret. */
-export interface UserView {
-  readonly username: string;
-  readonly role: UserRole;
-  readonly mfaEnrolled: boolean;
-  readonly recoveryCodesLeft: number;
-  readonly disabled: boolean;
-  readonly failedLogins: number;
-  readonly lockedUntil: number | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+/** What may leave the auth layer, as GET /api/users sends it: no hash, no secret. */
+export type UserView = DashboardUserView;
 
 export function userView(record: UserRecord): UserView {
   return {
