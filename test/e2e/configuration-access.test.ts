@@ -18,7 +18,7 @@ import { parseSiteConfig } from '../../agent/src/config/load-site-config.ts';
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import { addTestUser, startTestAgent, temporaryDataDir } from '../helpers/agent-fixture.ts';
 import { launchBrowser, skipBrowserTests, type LaunchedBrowser } from '../helpers/browser.ts';
-import { logInInBrowser } from '../helpers/browser-login.ts';
+import { logInInBrowser, logOutInBrowser } from '../helpers/browser-login.ts';
 import { demoConfigWith } from '../helpers/demo-config.ts';
 
 const STATION = { username: 'station-4w', password: 'demo' } as const;
@@ -49,11 +49,6 @@ const RECORD_FEED = (url: string): string => `new Promise((resolve) => {
 async function failureScreenshot(page: Page, name: string): Promise<void> {
   const file = join(tmpdir(), `${name}-${Date.now()}.png`);
   await page.screenshot({ path: file, fullPage: true }).then(() => console.error(`screenshot: ${file}`), () => undefined);
-}
-
-async function logOut(page: Page): Promise<void> {
-  await page.locator('#logout-button').click();
-  await page.locator('#login-form').waitFor({ state: 'visible', timeout: 10_000 });
 }
 
 describe.skipIf(skipBrowserTests())('configuration access and the feed\'s Origin (browser, real agent)', () => {
@@ -116,7 +111,7 @@ describe.skipIf(skipBrowserTests())('configuration access and the feed\'s Origin
       await page.locator(`#acknowledged-alerts ${rowSelector}[data-state="acknowledged"]`).waitFor({ state: 'attached', timeout: 5_000 });
       expect(await page.locator(`#acknowledged-alerts ${rowSelector}`).textContent()).toContain('Acknowledged by rn-config: Investigating');
       expect(agent.alerts.list().find((alert) => alert.id === alertId)?.ack?.by).toBe('rn-config');
-      await logOut(page);
+      await logOutInBrowser(page);
     } catch (error) {
       await failureScreenshot(page, 'wardwatch-e2e-config-nurse');
       throw error;
@@ -173,7 +168,7 @@ describe.skipIf(skipBrowserTests())('configuration access and the feed\'s Origin
       // The short demo password ("demo") is a word of the descriptions too: no cell may be a password.
       const cells: string[] = (await Promise.all(['site', 'devices', 'drug-library', 'policy', 'accounts', 'outputs'].map(rowsOf))).flat().flat();
       expect(cells.filter((cell) => secrets.includes(cell))).toEqual([]);
-      await logOut(page);
+      await logOutInBrowser(page);
     } catch (error) {
       await failureScreenshot(page, 'wardwatch-e2e-config-biomed');
       throw error;

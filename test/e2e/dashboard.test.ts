@@ -20,7 +20,7 @@ import { readAuditLines } from '../../agent/src/audit/audit-log.ts';
 import { base32Decode, totp } from '../../agent/src/auth/totp.ts';
 import { loadDemoConfig } from '../helpers/demo-config.ts';
 import { launchBrowser, skipBrowserTests, type LaunchedBrowser } from '../helpers/browser.ts';
-import { logInInBrowser } from '../helpers/browser-login.ts';
+import { logInInBrowser, logOutInBrowser } from '../helpers/browser-login.ts';
 import { addTestUser, type TestUser } from '../helpers/dashboard-client.ts';
 
 type RunningAgent = Awaited<ReturnType<typeof startAgent>>;
@@ -250,8 +250,7 @@ describe.skipIf(skipBrowserTests())('dashboard accounts (browser, real agent)', 
       await expect.poll(() => page.locator('#link-indicator').getAttribute('data-link')).toBe('ok');
 
       // Logout: the login form is back, nothing of the ward, and the session's feed is closed.
-      await page.locator('#logout-button').click();
-      await page.locator('#login-form').waitFor({ state: 'visible', timeout: 10_000 });
+      await logOutInBrowser(page);
       expect(await page.locator('#ward-view').isVisible()).toBe(false);
       // (Expression strings: the test compiles without the DOM lib.) A feed opened from this page now, without a session, never opens.
       const outcome = await page.evaluate(`new Promise((resolve) => {

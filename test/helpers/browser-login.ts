@@ -19,3 +19,16 @@ export async function logInInBrowser(page: Page, user: TestUser): Promise<void> 
   await fillLogin(page, user.username, user.password, await nextCode(user));
   await page.locator('#ward-view').waitFor({ state: 'visible', timeout: 10_000 });
 }
+
+/**
+ * Logs out with the header's button; resolves once the page has reloaded to the login form.
+ * The closed feed may show the login form before the reload that main.ts starts after the
+ * logout request (postLogout().finally(reload)), so waiting for the form alone lets the
+ * next navigation race that reload ("interrupted by another navigation").
+ */
+export async function logOutInBrowser(page: Page): Promise<void> {
+  const reloaded = page.waitForEvent('load', { timeout: 10_000 });
+  await page.locator('#logout-button').click();
+  await reloaded;
+  await page.locator('#login-form').waitFor({ state: 'visible', timeout: 10_000 });
+}
