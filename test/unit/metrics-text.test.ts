@@ -240,11 +240,16 @@ describe('agent metrics', () => {
       // Fixed before the scrape, so the lag the scrape measures is at least 2 s (a time taken inside stats() could be later than the scrape's own clock).
       const oldestQueuedAt = Date.now() - 2_000;
       outbound.push({ name: 'test-out', start: async () => undefined, stop: async () => undefined, stats: () => ({ name: 'test-out', connected: false, queued: 3, capacity: 10, sent: 5, dropped: 2, failures: 4, oldestQueuedAt }) });
+      outbound.push({ name: 'test-cutter', start: async () => undefined, stop: async () => undefined, stats: () => ({ name: 'test-cutter', connected: true, queued: 0, capacity: 10, sent: 7, dropped: 0, failures: 0, oldestQueuedAt: null, truncated: 6, formatFailures: 1 }) });
       const later = parsePrometheusText(registry.render());
       expect(sampleValue(later, 'wardwatch_outbound_queue_length', { output: 'test-out' })).toBe(3);
       expect(sampleValue(later, 'wardwatch_outbound_dropped_total', { output: 'test-out' })).toBe(2);
       expect(sampleValue(later, 'wardwatch_outbound_lag_seconds', { output: 'test-out' })).toBeGreaterThanOrEqual(2);
       expect(sampleValue(later, 'wardwatch_outbound_connected', { output: 'test-out' })).toBe(0);
+      // Cut and unformattable items: a series only for the output that reports them.
+      expect(sampleValue(later, 'wardwatch_outbound_truncated_total', { output: 'test-cutter' })).toBe(6);
+      expect(sampleValue(later, 'wardwatch_outbound_format_failures_total', { output: 'test-cutter' })).toBe(1);
+      expect(later.get('wardwatch_outbound_truncated_total')?.samples.map((sample) => sample.labels.output)).toEqual(['test-cutter']);
     } finally {
       data.remove();
     }

@@ -20,6 +20,10 @@ export interface OutboundStats {
   readonly failures: number;
   /** Event time (ms) of the oldest item still queued; null when the queue is empty. Its age is the output's lag. */
   readonly oldestQueuedAt: number | null;
+  /** Items cut to fit the peer's size limit; only outputs that cut report it (syslog: maxMessageBytes). */
+  readonly truncated?: number;
+  /** Items that could not be formatted for the peer (a bug: logged and counted, never thrown into the pipeline); only outputs that format per item report it. */
+  readonly formatFailures?: number;
 }
 
 /** An outbound output with the start/stop lifecycle of every unit (DESIGN.md, principle 7). */

@@ -11,10 +11,9 @@ import type { ReconnectPolicy, SyslogSender } from './syslog-sender.ts';
 import { SyslogStreamSender } from './syslog-stream-sender.ts';
 import { SyslogUdpSender } from './syslog-udp-sender.ts';
 
+/** Syslog always reports both optional counts: messages cut to maxMessageBytes (or an over-long msg cut to CEF's 1023 characters), and alert changes that could not be formatted. */
 export interface SyslogOutboundStats extends OutboundStats {
-  /** Messages cut to the destination's maxMessageBytes (or an over-long msg cut to CEF's 1023 characters). */
   readonly truncated: number;
-  /** Alert changes that could not be formatted (a bug: logged, counted, never thrown into the pipeline). */
   readonly formatFailures: number;
 }
 

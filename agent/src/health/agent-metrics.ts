@@ -94,6 +94,11 @@ export function agentMetrics(sources: AgentMetricSources, now: () => number = Da
     const at = now();
     const stats = sources.outbound.map((channel) => channel.stats());
     const per = (value: (entry: OutboundStats) => number): Sample[] => stats.map((entry) => ({ labels: { output: entry.name }, value: value(entry) }));
+    // Only the outputs that report the count get a series: a 0 for an output that never cuts would read as "checked, none cut".
+    const reported = (value: (entry: OutboundStats) => number | undefined): Sample[] => stats.flatMap((entry) => {
+      const count = value(entry);
+      return count === undefined ? [] : [{ labels: { output: entry.name }, value: count }];
+    });
     return [
       family('wardwatch_outbound_connected', 'gauge', '1 when the output\'s last write or connection attempt succeeded.', per((entry) => (entry.connected ? 1 : 0))),
       family('wardwatch_outbound_queue_length', 'gauge', 'Items waiting in the output\'s bounded queue.', per((entry) => entry.queued)),
@@ -102,6 +107,8 @@ export function agentMetrics(sources: AgentMetricSources, now: () => number = Da
       family('wardwatch_outbound_dropped_total', 'counter', 'Items dropped because the queue was full (oldest first).', per((entry) => entry.dropped)),
       family('wardwatch_outbound_failures_total', 'counter', 'Failed delivery attempts.', per((entry) => entry.failures)),
       family('wardwatch_outbound_lag_seconds', 'gauge', 'Age of the oldest item not yet delivered (0 when the queue is empty).', per((entry) => lagSeconds(entry, at))),
+      family('wardwatch_outbound_truncated_total', 'counter', 'Items cut to fit the peer\'s size limit (syslog: maxMessageBytes); the cut item ends in "[truncated]".', reported((entry) => entry.truncated)),
+      family('wardwatch_outbound_format_failures_total', 'counter', 'Items that could not be formatted for the peer (a bug; the alert is still in the store and alerts.jsonl).', reported((entry) => entry.formatFailures)),
     ];
   });
 
