@@ -83,6 +83,35 @@ describe('dashboard sessions', () => {
     expect(store.peek(first.id)).not.toBeNull();
   });
 
+  it('one account past its own cap loses its own least recently used session, never another account\'s', () => {
+    const { store, ended } = storeAt({ maxSessions: 10, maxSessionsPerUser: 2 });
+    const other = store.create({ username: 'rn-b', role: 'nurse' }, 'x');
+    const first = store.create(nurse, 'x');
+    const second = store.create(nurse, 'x');
+    store.use(first.id);
+    const third = store.create(nurse, 'x');
+    expect(ended).toEqual([['rn-a', 'evicted']]);
+    expect(store.peek(second.id)).toBeNull();
+    expect([first, third, other].map((session) => store.peek(session.id)?.id)).toEqual([first.id, third.id, other.id]);
+    expect(store.evictions).toBe(1);
+  });
+
+  it('a full table ends attended sessions before a wall display, which is never "used" and so is always least recently used', () => {
+    const { store, ended } = storeAt({ maxSessions: 3 });
+    const wall = store.create(display, '10.0.0.9');
+    store.create({ username: 'u1', role: 'nurse' }, 'x');
+    store.create({ username: 'u2', role: 'biomed' }, 'x');
+    store.create({ username: 'u3', role: 'nurse' }, 'x');
+    expect(ended).toEqual([['u1', 'evicted']]);
+    expect(store.peek(wall.id)).not.toBeNull();
+    // Only displays left: then the oldest display goes.
+    const { store: walls, ended: wallsEnded } = storeAt({ maxSessions: 2 });
+    walls.create({ username: 'wall-a', role: 'display' }, 'x');
+    walls.create({ username: 'wall-b', role: 'display' }, 'x');
+    walls.create({ username: 'wall-c', role: 'display' }, 'x');
+    expect(wallsEnded).toEqual([['wall-a', 'evicted']]);
+  });
+
   it('logout deletes; malformed and unknown ids are nobody', () => {
     const { store, ended } = storeAt();
     const session = store.create(nurse, 'x');

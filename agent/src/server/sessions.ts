@@ -23,8 +23,13 @@ import { UNATTENDED_ROLES, type UserRole } from '../auth/roles.ts';
  *   display left logged in is still made to log in again now and then.
  * - The id changes at login (a new session is made; any the browser held is deleted),
  *   so an id planted before login is worth nothing after it (session fixation).
- * - Bounded (DESIGN.md, principle 3): at most `maxSessions`; past that the session used
- *   least recently is ended and counted in `evictions`.
+ * - Bounded (DESIGN.md, principle 3): at most `maxSessionsPerUser` per account, past which
+ *   that account's least recently used session ends, so that one account logging in over
+ *   and over cannot push anyone else out; and at most `maxSessions` in all, past which the
+ *   least recently used session of an attended role ends. A wall display is never touched
+ *   (it is never "used"), so plain LRU would end it first and blank the ward's alerts on
+ *   the wall; it goes only when every session left is a display's. Both count in
+ *   `evictions`.
  *
  * A pre-login session is the short-lived state between a right password and a confirmed
  * TOTP enrolment (auth/enrolment.ts): it holds the fresh secret, which must not reach a
@@ -39,6 +44,8 @@ export interface SessionOptions {
   /** The absolute lifetime of a session of an unattended role (a wall display), which has no idle timeout. */
   readonly displayAbsoluteMs: number;
   readonly maxSessions: number;
+  /** Sessions one account may hold at once (a person's browsers and stations). */
+  readonly maxSessionsPerUser: number;
   /** How long a pre-login (enrolment) session lives, from its creation. */
   readonly preLoginMs: number;
   readonly maxPreLogin: number;
@@ -51,6 +58,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   absoluteMs: 12 * 3_600_000,
   displayAbsoluteMs: 168 * 3_600_000,
   maxSessions: 1_024,
+  maxSessionsPerUser: 32,
   preLoginMs: 10 * 60_000,
   maxPreLogin: 256,
   maxEnrolAttempts: 5,
@@ -119,12 +127,25 @@ export class SessionStore {
     const at = this.now();
     const session: Session = { id: newSessionId(), username: user.username, role: user.role, from, createdAt: at, lastUsedAt: at };
     this.sessions.set(session.id, session);
-    while (this.sessions.size > this.options.maxSessions) {
-      const oldest = this.sessions.values().next().value as Session;
-      this.evictions++;
-      this.end(oldest, 'evicted');
+    let own = 0;
+    for (const held of this.sessions.values()) if (held.username === user.username) own++;
+    while (own > this.options.maxSessionsPerUser) {
+      this.evict(this.leastRecentlyUsed((held) => held.username === user.username));
+      own--;
     }
+    while (this.sessions.size > this.options.maxSessions) this.evict(this.leastRecentlyUsed((held) => !isUnattended(held)));
     return session;
+  }
+
+  /** The least recently used session that `prefer` accepts, else the least recently used of all (the table is never empty here). */
+  private leastRecentlyUsed(prefer: (session: Session) => boolean): Session {
+    for (const session of this.sessions.values()) if (prefer(session)) return session;
+    return this.sessions.values().next().value as Session;
+  }
+
+  private evict(session: Session): void {
+    this.evictions++;
+    this.end(session, 'evicted');
   }
 
   /** The live session with this id, or null; an expired one is ended on the way. Does not count as use. */
