@@ -10,75 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { commandPdu, encodeAdu, readRegistersPdu } from '../../agent/src/model/modbus-codec.ts';
 import { encodeField, modbusMapFor } from '../../agent/src/model/modbus-map.ts';
-
-interface Direction {
-  seq: number;
-  readonly src: number[];
-  readonly dst: number[];
-  readonly srcPort: number;
-  readonly dstPort: number;
-}
-
-function ipv4Checksum(header: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < header.length; i += 2) sum += header.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** One Ethernet/IPv4/TCP frame carrying `payload` (PSH|ACK), or the handshake's SYN or SYN|ACK. */
-function frame(direction: Direction, payload: Buffer, handshake: 'syn' | 'syn-ack' | null = null): Buffer {
-  const syn = handshake !== null;
-  const out = Buffer.alloc(14 + 20 + 20 + payload.length);
-  out.writeUInt16BE(0x0800, 12);
-  const ip = out.subarray(14, 34);
-  ip.writeUInt8(0x45, 0);
-  ip.writeUInt16BE(20 + 20 + payload.length, 2);
-  ip.writeUInt8(64, 8);
-  ip.writeUInt8(6, 9);
-  Buffer.from(direction.src).copy(ip, 12);
-  Buffer.from(direction.dst).copy(ip, 16);
-  ip.writeUInt16BE(ipv4Checksum(ip), 10);
-  const tcp = out.subarray(34, 54);
-  tcp.writeUInt16BE(direction.srcPort, 0);
-  tcp.writeUInt16BE(direction.dstPort, 2);
-  tcp.writeUInt32BE(direction.seq >>> 0, 4);
-  tcp.writeUInt8(0x50, 12);
-  tcp.writeUInt8(handshake === 'syn' ? 0x02 : handshake === 'syn-ack' ? 0x12 : 0x18, 13);
-  tcp.writeUInt16BE(65_535, 14);
-  payload.copy(out, 54);
-  direction.seq = (direction.seq + (syn ? 1 : payload.length)) >>> 0;
-  return out;
-}
-
-function mqttConnect(clientId: string, username: string, password: string): Buffer {
-  const field = (text: string): Buffer => {
-    const bytes = Buffer.from(text);
-    const out = Buffer.alloc(2 + bytes.length);
-    out.writeUInt16BE(bytes.length, 0);
-    bytes.copy(out, 2);
-    return out;
-  };
-  const body = Buffer.concat([field('MQTT'), Buffer.from([4, 0xc2, 0, 30]), field(clientId), field(username), field(password)]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
-}
-
-function remainingLength(length: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return Buffer.from(bytes);
-}
-
-function mqttPublish(topic: string, payload: string): Buffer {
-  const topicBytes = Buffer.from(topic);
-  const body = Buffer.concat([Buffer.from([topicBytes.length >> 8, topicBytes.length & 0xff]), topicBytes, Buffer.from(payload)]);
-  return Buffer.concat([Buffer.from([0x30]), remainingLength(body.length), body]);
-}
+import { frame, mqttConnect, mqttPublish, type Direction } from '../helpers/packet-builders.ts';
 
 export async function generateCapture(file: string, messages: number): Promise<void> {
   const out = createWriteStream(file, { highWaterMark: 1 << 20 });

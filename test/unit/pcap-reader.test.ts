@@ -11,36 +11,9 @@ import {
   type CaptureRecord,
   type TcpSegment,
 } from '../../agent/src/protocol/pcap/index.ts';
+import { ethernet, extension, ipv4, ipv4Tcp, ipv6, MAC_SRC, pcapFile, tcpHeader, type TcpSpec } from '../helpers/packet-builders.ts';
 
 // ---- builders: every byte below is laid out as the format documents describe ------------
-
-/** Classic pcap (draft-ietf-opsawg-pcap §4): 24-byte file header, 16-byte record headers. */
-function pcapFile(
-  records: readonly { seconds: number; fraction: number; data: Buffer; originalLength?: number }[],
-  options: { littleEndian?: boolean; nanoseconds?: boolean; linkType?: number } = {},
-): Buffer {
-  const le = options.littleEndian ?? true;
-  const header = Buffer.alloc(24);
-  const u32 = (buf: Buffer, value: number, at: number) => (le ? buf.writeUInt32LE(value, at) : buf.writeUInt32BE(value, at));
-  const u16 = (buf: Buffer, value: number, at: number) => (le ? buf.writeUInt16LE(value, at) : buf.writeUInt16BE(value, at));
-  u32(header, options.nanoseconds ? 0xa1b23c4d : 0xa1b2c3d4, 0); // magic, written in the file's order
-  u16(header, 2, 4); // version 2.4
-  u16(header, 4, 6);
-  u32(header, 0, 8); // thiszone
-  u32(header, 0, 12); // sigfigs
-  u32(header, 262144, 16); // snaplen
-  u32(header, options.linkType ?? LINKTYPE.ETHERNET, 20);
-  const parts: Buffer[] = [header];
-  for (const record of records) {
-    const recordHeader = Buffer.alloc(16);
-    u32(recordHeader, record.seconds, 0);
-    u32(recordHeader, record.fraction, 4);
-    u32(recordHeader, record.data.length, 8); // captured length
-    u32(recordHeader, record.originalLength ?? record.data.length, 12);
-    parts.push(recordHeader, record.data);
-  }
-  return Buffer.concat(parts);
-}
 
 /** A pcapng block (draft-ietf-opsawg-pcapng §3.1): type, total length, body padded to 32 bits, total length. */
 function block(type: number, body: Buffer, le = true): Buffer {
@@ -98,89 +71,6 @@ function spb(data: Buffer, le = true): Buffer {
   const fixed = Buffer.alloc(4);
   if (le) fixed.writeUInt32LE(data.length, 0); else fixed.writeUInt32BE(data.length, 0);
   return block(3, Buffer.concat([fixed, data]), le);
-}
-
-interface TcpSpec {
-  src?: string; dst?: string; srcPort?: number; dstPort?: number;
-  seq?: number; ack?: number; flags?: number; payload?: Buffer; options?: Buffer;
-}
-
-function tcpHeader(spec: TcpSpec): Buffer {
-  const options = spec.options ?? Buffer.alloc(0);
-  const header = Buffer.alloc(20 + options.length);
-  header.writeUInt16BE(spec.srcPort ?? 50000, 0);
-  header.writeUInt16BE(spec.dstPort ?? 502, 2);
-  header.writeUInt32BE(spec.seq ?? 1000, 4);
-  header.writeUInt32BE(spec.ack ?? 0, 8);
-  header[12] = ((20 + options.length) / 4) << 4; // data offset in 32-bit words
-  header[13] = spec.flags ?? TCP_FLAGS.ACK | TCP_FLAGS.PSH;
-  header.writeUInt16BE(65535, 14); // window
-  options.copy(header, 20);
-  return Buffer.concat([header, spec.payload ?? Buffer.alloc(0)]);
-}
-
-/** IPv4 (RFC 791 §3.1): version/IHL, TOS, total length, id, flags/fragment offset, TTL, protocol, checksum, addresses. */
-function ipv4(segment: Buffer, spec: { src?: string; dst?: string; protocol?: number; fragment?: number; totalLength?: number } = {}): Buffer {
-  const header = Buffer.alloc(20);
-  header[0] = 0x45;
-  header.writeUInt16BE(spec.totalLength ?? 20 + segment.length, 2);
-  header.writeUInt16BE(0x1234, 4);
-  header.writeUInt16BE(spec.fragment ?? 0x4000, 6); // DF
-  header[8] = 64;
-  header[9] = spec.protocol ?? 6;
-  Buffer.from((spec.src ?? '10.0.0.5').split('.').map(Number)).copy(header, 12);
-  Buffer.from((spec.dst ?? '10.0.0.9').split('.').map(Number)).copy(header, 16);
-  return Buffer.concat([header, segment]);
-}
-
-function ipv4Tcp(spec: TcpSpec = {}): Buffer {
-  return ipv4(tcpHeader(spec), { src: spec.src ?? '10.0.0.5', dst: spec.dst ?? '10.0.0.9' });
-}
-
-function ipv6Address(text: string): Buffer {
-  const [head = '', tail = ''] = text.split('::');
-  const h = head === '' ? [] : head.split(':');
-  const t = text.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
-  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
-/** IPv6 (RFC 8200 §3): version/class/flow, payload length, next header, hop limit, addresses. */
-function ipv6(firstNextHeader: number, payload: Buffer, src = 'fe80::1', dst = 'fe80::2'): Buffer {
-  const header = Buffer.alloc(40);
-  header.writeUInt32BE(0x6000_0000, 0);
-  header.writeUInt16BE(payload.length, 4);
-  header[6] = firstNextHeader;
-  header[7] = 64;
-  ipv6Address(src).copy(header, 8);
-  ipv6Address(dst).copy(header, 24);
-  return Buffer.concat([header, payload]);
-}
-
-/** Generic extension header (RFC 8200 §4): next header, length in 8-octet units beyond the first 8. */
-function extension(nextHeader: number, units = 0): Buffer {
-  const out = Buffer.alloc(8 + units * 8);
-  out[0] = nextHeader;
-  out[1] = units;
-  return out;
-}
-
-const MAC_DST = Buffer.from('00c0a8f2bffb', 'hex');
-const MAC_SRC = Buffer.from('000c296b2d28', 'hex');
-
-/** Ethernet II with optional VLAN tags (TPID, TCI) before the EtherType. */
-function ethernet(packet: Buffer, etherType = 0x0800, tags: readonly [tpid: number, vlanId: number][] = []): Buffer {
-  const tagBytes = tags.map(([tpid, vlanId]) => {
-    const tag = Buffer.alloc(4);
-    tag.writeUInt16BE(tpid, 0);
-    tag.writeUInt16BE(vlanId & 0x0fff, 2);
-    return tag;
-  });
-  const type = Buffer.alloc(2);
-  type.writeUInt16BE(etherType, 0);
-  return Buffer.concat([MAC_DST, MAC_SRC, ...tagBytes, type, packet]);
 }
 
 /** Linux cooked v1 (LINKTYPE_LINUX_SLL): packet type, ARPHRD, address length, address(8), protocol. */
@@ -540,9 +430,11 @@ describe('IPv4, IPv6 and the TCP header', () => {
     expect(tcpOf(decodeIpTcp(ipv4(tcpHeader({ payload: MODBUS_READ }), { totalLength: 0 }))).payload).toEqual(MODBUS_READ);
   });
 
-  it('ip-fragment: a first fragment (MF) and a later one (offset) are counted, not reassembled', () => {
-    expect(decodeIpTcp(ipv4(tcpHeader({ payload: MODBUS_READ }), { fragment: 0x2000 }))).toMatchObject({ kind: 'anomaly', name: 'ip-fragment' });
-    expect(decodeIpTcp(ipv4(Buffer.alloc(16), { fragment: 0x0003 }))).toMatchObject({ kind: 'anomaly', name: 'ip-fragment', detail: expect.stringContaining('offset 24') });
+  it('an IPv4 first fragment (MF) and a later one (offset) come back as fragments of one datagram, for ip-defrag.ts', () => {
+    const first = decodeIpTcp(ipv4(tcpHeader({ payload: MODBUS_READ }), { fragment: 0x2000 }));
+    expect(first).toMatchObject({ kind: 'fragment', fragment: { ipVersion: 4, key: '4|10.0.0.5|10.0.0.9|6|4660', offset: 0, more: true } });
+    const later = decodeIpTcp(ipv4(Buffer.alloc(16), { fragment: 0x0003 }));
+    expect(later).toMatchObject({ kind: 'fragment', fragment: { key: '4|10.0.0.5|10.0.0.9|6|4660', offset: 24, more: false, data: Buffer.alloc(16) } });
   });
 
   it('ip-truncated: a total length beyond the captured bytes', () => {
@@ -588,9 +480,14 @@ describe('IPv4, IPv6 and the TCP header', () => {
     expect(text('fe80:0:0:0:20c:29ff:fe6b:2dd2')).toBe('fe80::20c:29ff:fe6b:2dd2');
   });
 
-  it('ip-fragment: an IPv6 fragment with an offset or more to come', () => {
-    const fragment = Buffer.from('0600000100000001', 'hex'); // M set
-    expect(decodeIpTcp(ipv6(44, Buffer.concat([fragment, Buffer.alloc(20)])))).toMatchObject({ kind: 'anomaly', name: 'ip-fragment' });
+  it('an IPv6 fragment with more to come: the unfragmentable part, with the Fragment header\'s next header in its place', () => {
+    const fragment = Buffer.from('0600000100000001', 'hex'); // next TCP, offset 0, M set, id 1
+    const result = decodeIpTcp(ipv6(60, Buffer.concat([extension(44), fragment, Buffer.alloc(20)])));
+    if (result.kind !== 'fragment') throw new Error(`expected a fragment, got ${result.kind}`);
+    expect(result.fragment).toMatchObject({ ipVersion: 6, key: '6|fe80::1|fe80::2|1', offset: 0, more: true, data: Buffer.alloc(20) });
+    // The fixed header still names destination options (60); the destination options header now names TCP.
+    expect(result.fragment.header).toHaveLength(48);
+    expect([result.fragment.header[6], result.fragment.header[40]]).toEqual([60, 6]);
   });
 
   it('IPv6: UDP, ESP and No Next Header end the walk as not TCP', () => {
@@ -653,7 +550,8 @@ describe('readCapture', () => {
     ]);
     const seen: string[] = [];
     const summary = readCapture(file.subarray(0, file.length - 1), { onAnomaly: (name) => seen.push(name) });
-    expect(summary).toMatchObject({ records: 3, nonIp: 1, anomalies: { 'ip-fragment': 1, 'link-truncated': 1, 'pcap-truncated-record': 1 } });
-    expect(seen).toEqual(['ip-fragment', 'link-truncated', 'pcap-truncated-record']);
+    // The lone first fragment waits for the rest; the end of the capture finds it incomplete.
+    expect(summary).toMatchObject({ records: 3, nonIp: 1, ipFragments: 1, ipReassembled: 0, anomalies: { 'ip-fragment-incomplete': 1, 'link-truncated': 1, 'pcap-truncated-record': 1 } });
+    expect(seen).toEqual(['link-truncated', 'pcap-truncated-record', 'ip-fragment-incomplete']);
   });
 });

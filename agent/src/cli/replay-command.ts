@@ -148,6 +148,7 @@ export function registerReplayCommand(program: Command): void {
           seconds,
           records: summary.records,
           tcpSegments: summary.tcpSegments,
+          ipFragments: { taken: summary.ipFragments, reassembled: summary.ipReassembled },
           flows: { modbus: summary.modbusFlows, mqtt: summary.mqttFlows, other: summary.otherFlows },
           modbus: Object.fromEntries(counts.modbus),
           mqtt: Object.fromEntries(counts.mqtt),
@@ -161,7 +162,7 @@ export function registerReplayCommand(program: Command): void {
       if (options.alertsOnly === true) return;
       print([
         '',
-        `${capture}: ${summary.records} records, ${summary.tcpSegments} TCP segments, ${(done / 1_048_576).toFixed(1)} MiB in ${seconds.toFixed(1)} s`,
+        `${capture}: ${summary.records} records, ${summary.tcpSegments} TCP segments${summary.ipFragments > 0 ? ` (${summary.ipFragments} IP fragments, ${summary.ipReassembled} datagrams reassembled)` : ''}, ${(done / 1_048_576).toFixed(1)} MiB in ${seconds.toFixed(1)} s`,
         `flows: ${summary.modbusFlows} Modbus/TCP, ${summary.mqttFlows} MQTT, ${summary.otherFlows} other (not decoded)`,
         ...table('Modbus frames', counts.modbus),
         ...table('MQTT', counts.mqtt),

@@ -1,10 +1,11 @@
 /**
  * Passive capture (DESIGN.md, "Ways to see traffic" item 4): pcap/pcapng records →
- * link layer → IPv4/IPv6 → TCP → per-direction byte streams. `CaptureDecoder` takes
+ * link layer → IPv4/IPv6 (fragments reassembled) → TCP → per-direction byte streams. `CaptureDecoder` takes
  * chunks as they come (a file, or a live `tcpdump -U -w -` pipe); `readCapture` runs a
  * whole buffer through it for tests and tools.
  */
-import { decodeIpTcp, type IpTcpAnomalyName, type TcpSegment } from './ip-tcp.ts';
+import { IpDefragmenter, type IpDefragAnomalyName, type IpDefragOptions } from './ip-defrag.ts';
+import { decodeIpTcp, type IpTcpAnomalyName, type IpTcpResult, type TcpSegment } from './ip-tcp.ts';
 import { decodeLinkLayer, type LinkAnomalyName } from './link-layer.ts';
 import { CaptureReader, type CaptureAnomalyName, type CaptureRecord } from './pcap-reader.ts';
 import { TcpStreamAssembler, type FlowEndReason, type TcpFlow, type TcpStreamAnomalyName, type TcpStreamOptions } from './tcp-streams.ts';
@@ -15,6 +16,8 @@ export { LINKTYPE, decodeLinkLayer } from './link-layer.ts';
 export type { LinkAnomalyName, LinkLayerResult } from './link-layer.ts';
 export { TCP_FLAGS, decodeIpTcp, ipv6Text } from './ip-tcp.ts';
 export type { IpTcpAnomalyName, IpTcpResult, TcpSegment } from './ip-tcp.ts';
+export { IpDefragmenter } from './ip-defrag.ts';
+export type { IpDefragAnomalyName, IpDefragOptions, IpFragment } from './ip-defrag.ts';
 export {
   DEFAULT_MAX_BUFFERED_BYTES_PER_FLOW,
   DEFAULT_MAX_FLOWS,
@@ -24,7 +27,7 @@ export {
 } from './tcp-streams.ts';
 export type { Endpoint, FlowEndReason, StreamDirection, TcpFlow, TcpStreamAnomalyName, TcpStreamOptions, TcpStreamSink } from './tcp-streams.ts';
 
-export type CaptureDecodeAnomalyName = CaptureAnomalyName | LinkAnomalyName | IpTcpAnomalyName | TcpStreamAnomalyName;
+export type CaptureDecodeAnomalyName = CaptureAnomalyName | LinkAnomalyName | IpTcpAnomalyName | IpDefragAnomalyName | TcpStreamAnomalyName;
 
 export interface CaptureHandlers {
   /** Every record, before decoding. */
@@ -40,6 +43,7 @@ export interface CaptureHandlers {
 
 export interface CaptureDecoderOptions extends TcpStreamOptions {
   readonly maxRecordBytes?: number;
+  readonly defrag?: IpDefragOptions;
 }
 
 export interface CaptureSummary {
@@ -51,6 +55,9 @@ export interface CaptureSummary {
   /** IP packets that carry something other than TCP, per IP protocol number. */
   nonTcp: Record<number, number>;
   tcpSegments: number;
+  /** IP fragments taken, and the datagrams they were put back into. */
+  ipFragments: number;
+  ipReassembled: number;
   /** Payload bytes delivered in order. */
   streamBytes: number;
   anomalies: Partial<Record<CaptureDecodeAnomalyName, number>>;
@@ -58,8 +65,9 @@ export interface CaptureSummary {
 
 /** The whole chain for one capture; every anomaly is counted in `summary`. */
 export class CaptureDecoder {
-  readonly summary: CaptureSummary = { records: 0, linkTypes: {}, nonIp: 0, nonTcp: {}, tcpSegments: 0, streamBytes: 0, anomalies: {} };
+  readonly summary: CaptureSummary = { records: 0, linkTypes: {}, nonIp: 0, nonTcp: {}, tcpSegments: 0, ipFragments: 0, ipReassembled: 0, streamBytes: 0, anomalies: {} };
   private readonly reader: CaptureReader;
+  private readonly defrag: IpDefragmenter;
   private readonly streams: TcpStreamAssembler;
   private lastTsMicros = 0;
 
@@ -71,6 +79,7 @@ export class CaptureDecoder {
       { record: (record) => this.record(record), anomaly: (name, detail) => this.anomaly(name, detail, null) },
       options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes },
     );
+    this.defrag = new IpDefragmenter((name, detail) => this.anomaly(name, `record ${this.summary.records}: ${detail}`, null), options.defrag);
     this.streams = new TcpStreamAssembler(
       {
         onData: (flow, payload, tsMicros) => {
@@ -91,6 +100,7 @@ export class CaptureDecoder {
   /** The input is complete: report a truncated tail, deliver held data, end all flows. */
   end(): CaptureSummary {
     this.reader.end();
+    this.defrag.flush();
     this.streams.flush(this.lastTsMicros);
     return this.summary;
   }
@@ -112,7 +122,8 @@ export class CaptureDecoder {
       summary.nonIp += 1;
       return;
     }
-    const ip = decodeIpTcp(link.packet);
+    const ip = this.whole(decodeIpTcp(link.packet), record.tsMicros);
+    if (ip === null) return;
     if (ip.kind === 'anomaly') return this.anomaly(ip.name, `record ${summary.records}: ${ip.detail}`, null);
     if (ip.kind === 'not-tcp') {
       summary.nonTcp[ip.protocol] = (summary.nonTcp[ip.protocol] ?? 0) + 1;
@@ -121,6 +132,19 @@ export class CaptureDecoder {
     summary.tcpSegments += 1;
     this.handlers.onSegment?.(ip.segment, record);
     this.streams.push(ip.segment, record.tsMicros);
+  }
+
+  /** A fragment goes to the defragmenter: null until it completes a datagram, then that datagram decoded. */
+  private whole(ip: IpTcpResult, tsMicros: number): Exclude<IpTcpResult, { kind: 'fragment' }> | null {
+    if (ip.kind !== 'fragment') return ip;
+    this.summary.ipFragments += 1;
+    const result = this.defrag.push(ip.fragment, tsMicros);
+    if (result.kind !== 'complete') return null;
+    this.summary.ipReassembled += 1;
+    const reassembled = decodeIpTcp(result.packet);
+    if (reassembled.kind !== 'fragment') return reassembled;
+    this.anomaly('ip-fragment-nested', `record ${this.summary.records}: a reassembled IPv${reassembled.fragment.ipVersion} datagram is itself a fragment`, null);
+    return null;
   }
 }
 

@@ -2,14 +2,15 @@
  * IPv4 (RFC 791), IPv6 (RFC 8200) and the TCP header (RFC 9293 §3.1): from an IP packet
  * to the TCP segment it carries. Checksums are not verified: captures taken on the
  * sending host show checksum offload as wrong checksums, and the receiver, not the
- * monitor, decides what it accepts. Fragments are counted and passed over (no
- * reassembly). Never throws: a short or inconsistent packet is a named anomaly.
+ * monitor, decides what it accepts. A fragment is returned as such, ready for
+ * ip-defrag.ts, whose whole packet comes back here. Never throws: a short or inconsistent
+ * packet is a named anomaly.
  */
+import type { IpFragment } from './ip-defrag.ts';
 
 export type IpTcpAnomalyName =
   | 'ip-truncated'       // the packet ends before its IP header or its stated length
   | 'ip-bad-header'      // wrong version, header length or total length
-  | 'ip-fragment'        // an IPv4 fragment or an IPv6 Fragment header: not reassembled
   | 'tcp-truncated'      // the segment ends before its TCP header or options
   | 'tcp-bad-header';    // data offset below 5 words
 
@@ -43,6 +44,7 @@ export interface TcpSegment {
 export type IpTcpResult =
   | { readonly kind: 'tcp'; readonly segment: TcpSegment }
   | { readonly kind: 'not-tcp'; readonly protocol: number }
+  | { readonly kind: 'fragment'; readonly fragment: IpFragment }
   | { readonly kind: 'anomaly'; readonly name: IpTcpAnomalyName; readonly detail: string };
 
 const PROTOCOL_TCP = 6;
@@ -84,9 +86,17 @@ function ipv4(packet: Buffer): IpTcpResult {
   if (totalLength < headerBytes) return anomaly('ip-bad-header', `IPv4 total length ${totalLength} below its header length ${headerBytes}`);
   if (totalLength > packet.length) return anomaly('ip-truncated', `IPv4 total length ${totalLength}, ${packet.length} bytes captured`);
   const fragment = packet.readUInt16BE(6);
-  // RFC 791 §3.1: MF flag (0x2000) or a non-zero fragment offset (low 13 bits).
-  if ((fragment & 0x3fff) !== 0) return anomaly('ip-fragment', `IPv4 fragment id ${packet.readUInt16BE(4)} offset ${(fragment & 0x1fff) * 8}${fragment & 0x2000 ? ' (more follow)' : ''}`);
   const protocol = packet[9] ?? 0;
+  // RFC 791 §3.1: MF flag (0x2000) or a non-zero fragment offset (low 13 bits, in 8-byte
+  // units). §3.2: source, destination, protocol and identification make one datagram.
+  if ((fragment & 0x3fff) !== 0) {
+    const header = Buffer.from(packet.subarray(0, headerBytes));
+    header.writeUInt16BE(fragment & 0x4000, 6); // keep DF, clear MF and the offset
+    return {
+      kind: 'fragment',
+      fragment: { ipVersion: 4, key: `4|${ipv4Text(packet, 12)}|${ipv4Text(packet, 16)}|${protocol}|${packet.readUInt16BE(4)}`, offset: (fragment & 0x1fff) * 8, more: (fragment & 0x2000) !== 0, header, data: packet.subarray(headerBytes, totalLength) },
+    };
+  }
   if (protocol !== PROTOCOL_TCP) return { kind: 'not-tcp', protocol };
   // Trailing bytes past the total length are link-layer padding (Ethernet minimum frame).
   return tcp(4, ipv4Text(packet, 12), ipv4Text(packet, 16), packet.subarray(headerBytes, totalLength));
@@ -100,6 +110,8 @@ function ipv6(packet: Buffer): IpTcpResult {
   if (end > packet.length) return anomaly('ip-truncated', `IPv6 payload length ${end - IPV6_HEADER_BYTES}, ${packet.length - IPV6_HEADER_BYTES} bytes captured`);
   let next = packet[6] ?? 0;
   let at = IPV6_HEADER_BYTES;
+  // Where the byte naming `next` sits: the fixed header's Next Header, then each extension's first byte.
+  let nextHeaderAt = 6;
   // Each extension header is at least 8 bytes, so the walk ends with the packet.
   for (;;) {
     if (next === PROTOCOL_TCP) break;
@@ -108,8 +120,16 @@ function ipv6(packet: Buffer): IpTcpResult {
       const offsetAndFlags = packet.readUInt16BE(at + 2);
       // RFC 8200 §4.5 / RFC 6946: an atomic fragment (offset 0, M clear) is a whole packet.
       if ((offsetAndFlags & 0xfff9) !== 0) {
-        return anomaly('ip-fragment', `IPv6 fragment id ${packet.readUInt32BE(at + 4)} offset ${offsetAndFlags & 0xfff8}${offsetAndFlags & 1 ? ' (more follow)' : ''}`);
+        // §4.5: the unfragmentable part (the headers before this one) heads the reassembled
+        // packet, with the Fragment header's Next Header in the place that named it.
+        const header = Buffer.from(packet.subarray(0, at));
+        header[nextHeaderAt] = packet[at] ?? IPV6_NO_NEXT_HEADER;
+        return {
+          kind: 'fragment',
+          fragment: { ipVersion: 6, key: `6|${ipv6Text(packet, 8)}|${ipv6Text(packet, 24)}|${packet.readUInt32BE(at + 4)}`, offset: offsetAndFlags & 0xfff8, more: (offsetAndFlags & 1) !== 0, header, data: packet.subarray(at + 8, end) },
+        };
       }
+      nextHeaderAt = at;
       next = packet[at] ?? 0;
       at += 8;
       continue;
@@ -119,6 +139,7 @@ function ipv6(packet: Buffer): IpTcpResult {
     else if (next === IPV6_AUTHENTICATION) length = ((packet[at + 1] ?? 0) + 2) * 4;
     else return { kind: 'not-tcp', protocol: next }; // upper layer (UDP, ICMPv6), ESP, No Next Header, or unknown
     if (at + 2 > end || at + length > end) return anomaly('ip-truncated', `IPv6 extension header ${next} runs past the packet`);
+    nextHeaderAt = at;
     next = packet[at] ?? IPV6_NO_NEXT_HEADER;
     at += length;
   }
