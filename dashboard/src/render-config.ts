@@ -5,6 +5,7 @@
  */
 import type { ConfigLimitsView, SiteConfigView } from '../../agent/src/server/dashboard-protocol.ts';
 import { adminTable } from './admin-table.ts';
+import { clientCertificateText } from './client-certificate-text.ts';
 import { el } from './dom.ts';
 
 type Section = 'site' | 'devices' | 'drug-library' | 'policy' | 'accounts' | 'outputs';
@@ -78,7 +79,7 @@ export function siteConfigNodes(config: SiteConfigView): Node[] {
       [
         ['InfluxDB', outputs.influxdb === null ? 'off' : 'on', outputs.influxdb === null ? '—' : `${outputs.influxdb.url}, database ${outputs.influxdb.database}`],
         ['Syslog to the SIEM', outputs.syslog.length === 0 ? 'off' : 'on', listOr(outputs.syslog.map((destination) => `${destination.transport} ${destination.target}`), '—')],
-        ['Uplink to the hub', outputs.uplink === null ? 'off' : 'on', outputs.uplink === null ? '—' : `${outputs.uplink.url}, topics ${outputs.uplink.topicPrefix}/${site.ward}/…`],
+        ['Uplink to the hub', outputs.uplink === null ? 'off' : 'on', outputs.uplink === null ? '—' : `${outputs.uplink.url}, topics ${outputs.uplink.topicPrefix}/${site.ward}/…${clientCertificateText(outputs.uplink.clientCertificate)}`],
       ],
     )),
   ];

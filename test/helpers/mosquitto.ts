@@ -46,6 +46,12 @@ export interface MosquittoOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** `use_username_as_clientid true`: a session belongs to the account, whatever client id a client asks for (docs/operations.md, "Many wards"). */
   readonly useUsernameAsClientId?: boolean;
+  /**
+   * With `tls`: `require_certificate true`, so a client must present a certificate signed
+   * by `caFile` (mutual TLS); `useIdentityAsUsername`: its subject's CN is its username,
+   * for the ACL, and no password is asked (mosquitto.conf(5), `use_identity_as_username`).
+   */
+  readonly requireCertificate?: { readonly caFile: string; readonly useIdentityAsUsername?: boolean };
 }
 
 export interface RunningMosquitto {
@@ -116,6 +122,10 @@ class MosquittoProcess implements RunningMosquitto {
         copyFileSync(this.options.tls.keyFile, join(dir, 'server.key'));
         owned.push(join(dir, 'server.pem'), join(dir, 'server.key'));
       }
+      if (this.options.requireCertificate !== undefined) {
+        copyFileSync(this.options.requireCertificate.caFile, join(dir, 'client-ca.pem'));
+        owned.push(join(dir, 'client-ca.pem'));
+      }
       if (process.getuid?.() === 0) {
         // Started as root, mosquitto 2 drops to user mosquitto before it reads the password
         // file, and wants that file to be its own; the directory must let it in.
@@ -135,6 +145,8 @@ class MosquittoProcess implements RunningMosquitto {
         ...(this.options.persistence === true ? ['persistence true', `persistence_location ${join(this.dir, 'persist')}/`] : ['persistence false']),
         ...(this.options.tls === undefined ? [] : [`certfile ${join(this.dir, 'server.pem')}`, `keyfile ${join(this.dir, 'server.key')}`]),
         ...(this.options.useUsernameAsClientId === true ? ['use_username_as_clientid true'] : []),
+        ...(this.options.requireCertificate === undefined ? [] : [`cafile ${join(this.dir, 'client-ca.pem')}`, 'require_certificate true']),
+        ...(this.options.requireCertificate?.useIdentityAsUsername === true ? ['use_identity_as_username true'] : []),
         'log_dest stderr',
         '',
       ].join('\n'),

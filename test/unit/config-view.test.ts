@@ -9,6 +9,8 @@ import { parseSiteConfig } from '../../agent/src/config/load-site-config.ts';
 import type { SiteConfig } from '../../agent/src/model/site-schema.ts';
 import { accessFor, roleMay } from '../../agent/src/server/access.ts';
 import { siteConfigView } from '../../agent/src/server/config-view.ts';
+import type { SiteConfigView } from '../../agent/src/server/dashboard-protocol.ts';
+import { clientCertificateText } from '../../dashboard/src/client-certificate-text.ts';
 import { demoConfigWith, loadDemoConfig } from '../helpers/demo-config.ts';
 
 /** Every secret a site config can hold, each a string found nowhere else in the config. */
@@ -22,6 +24,8 @@ const SECRETS = {
   uplinkPassword: 'uplink-pw-6TnBc1',
   tlsKeyFile: '/etc/wardwatch/tls/agent-secret.key',
   syslogKeyFile: '/etc/wardwatch/siem/client-secret.key',
+  uplinkKeyFile: '/etc/wardwatch/uplink/ward-4w-secret.key',
+  uplinkCertFile: '/etc/wardwatch/uplink/ward-4w-where.pem',
 } as const;
 
 function configFullOfSecrets(): SiteConfig {
@@ -34,7 +38,7 @@ function configFullOfSecrets(): SiteConfig {
     if (accounts[0] !== undefined) accounts[0]['passwordHash'] = SECRETS.accountHash;
     doc['tap'] = { username: 'wardwatch-tap', password: SECRETS.tapPassword };
     doc['influxdb'] = { url: 'https://influxdb.hospital.example:8086', database: 'wardwatch_4w', username: SECRETS.influxUser, password: SECRETS.influxPassword };
-    doc['uplink'] = { url: 'mqtts://central-mqtt.hospital.example:8883', username: SECRETS.uplinkUser, password: SECRETS.uplinkPassword };
+    doc['uplink'] = { url: 'mqtts://central-mqtt.hospital.example:8883', username: SECRETS.uplinkUser, password: SECRETS.uplinkPassword, cert: SECRETS.uplinkCertFile, key: SECRETS.uplinkKeyFile };
     doc['tls'] = { cert: '/etc/wardwatch/tls/agent.pem', key: SECRETS.tlsKeyFile };
     doc['siem'] = {
       syslog: [
@@ -62,10 +66,12 @@ describe('site configuration view', () => {
     const whole = JSON.stringify(config);
     for (const secret of Object.values(SECRETS)) expect(whole).toContain(secret);
 
-    const served = JSON.stringify(siteConfigView(config));
+    const served = JSON.stringify(siteConfigView(config, { uplinkClientCertificate: { state: 'read', subject: 'O=St Example Hospital, CN=ward-4w', validTo: '2027-01-31T12:00:00.000Z' } }));
     for (const secret of Object.values(SECRETS)) expect(served).not.toContain(secret);
     for (const account of config.mqtt.accounts) if (account.password !== undefined) expect(served).not.toContain(account.password);
-    expect(keysOf(JSON.parse(served)).filter((key) => /pass|hash|secret|key|token|cert|\bca\b/i.test(key))).toEqual([]);
+    // The one name allowed: the uplink's client certificate, shown by its subject and expiry only (checked below).
+    expect(keysOf(JSON.parse(served)).filter((key) => key !== 'clientCertificate' && /pass|hash|secret|key|token|cert|\bca\b/i.test(key))).toEqual([]);
+    expect((JSON.parse(served) as SiteConfigView).outputs.uplink?.clientCertificate).toEqual({ state: 'read', subject: 'O=St Example Hospital, CN=ward-4w', validTo: '2027-01-31T12:00:00.000Z' });
   });
 
   it('shows the outputs that are on, without their credentials', () => {
@@ -73,9 +79,31 @@ describe('site configuration view', () => {
     expect(view.outputs).toEqual({
       influxdb: { url: 'https://influxdb.hospital.example:8086', database: 'wardwatch_4w' },
       syslog: [{ transport: 'tls', target: 'siem-collector.hospital.example:6514' }, { transport: 'udp', target: '127.0.0.1:514' }],
-      uplink: { url: 'mqtts://central-mqtt.hospital.example:8883', topicPrefix: 'wardwatch' },
+      // Configured, not read yet (the uplink reads it at its start): said, with no subject.
+      uplink: { url: 'mqtts://central-mqtt.hospital.example:8883', topicPrefix: 'wardwatch', clientCertificate: { state: 'pending', subject: null, validTo: null } },
     });
+    const withoutCertificate = parseSiteConfig(demoConfigWith((doc) => (doc['uplink'] = { url: 'mqtts://central-mqtt.hospital.example:8883' })));
+    if (!withoutCertificate.ok) throw new Error(JSON.stringify(withoutCertificate.issues));
+    expect(siteConfigView(withoutCertificate.config).outputs.uplink?.clientCertificate).toBeNull();
     expect(view.mqtt.accounts[0]).toEqual({ username: 'station-4w', role: 'station', description: 'Nurse station, ward 4W (demo)' });
+  });
+
+  it('a client certificate the uplink could not read is said as such, not "not read yet" for ever, and carries nothing of why', () => {
+    const config = configFullOfSecrets();
+    const pending = siteConfigView(config).outputs.uplink?.clientCertificate ?? null;
+    // Whatever the output holds beside the state, only the state reaches the page until the certificate is read.
+    const unreadable = siteConfigView(config, { uplinkClientCertificate: { state: 'unreadable', subject: SECRETS.uplinkCertFile, validTo: 'ENOENT' } }).outputs.uplink?.clientCertificate ?? null;
+    const notAttempted = siteConfigView(config, { uplinkClientCertificate: { state: 'not-attempted', subject: null, validTo: null } }).outputs.uplink?.clientCertificate ?? null;
+    expect([pending, unreadable, notAttempted]).toEqual([
+      { state: 'pending', subject: null, validTo: null },
+      { state: 'unreadable', subject: null, validTo: null },
+      { state: 'not-attempted', subject: null, validTo: null },
+    ]);
+    expect(clientCertificateText(pending)).toBe(', client certificate (not read yet)');
+    expect(clientCertificateText(unreadable)).toBe(', client certificate could not be read (see the agent\'s log); not connecting');
+    expect(clientCertificateText(notAttempted)).toBe(', client certificate not read: the start stopped before it (see the agent\'s log); not connecting');
+    expect(clientCertificateText({ state: 'read', subject: 'O=St Example Hospital, CN=ward-4w', validTo: '2027-01-31T12:00:00.000Z' })).toBe(', client certificate O=St Example Hospital, CN=ward-4w, valid until 2027-01-31');
+    expect(clientCertificateText(null)).toBe('');
   });
 
   it('shows the demo ward: site, inventory, drug limits and policy as config/demo.yaml has them', () => {

@@ -5,6 +5,7 @@ import { parseYamlDocument } from '../model/yaml-document.ts';
 import { ALERT_CATALOGUE } from '../alert/catalogue.ts';
 import { tlsConfigIssues } from '../tls/tls-config-issues.ts';
 import { caFileIssues } from '../tls/ca-file-issues.ts';
+import { clientCertificateIssues } from '../tls/client-certificate-issues.ts';
 import { uplinkWarnings } from '../model/uplink-schema.ts';
 import { influxdbWarnings } from '../model/influxdb-schema.ts';
 import { siemWarnings } from '../model/siem-schema.ts';
@@ -67,14 +68,14 @@ export function parseSiteConfig(text: string, options: ParseOptions = {}): Confi
   if (tls?.mode === 'files' && options.baseDir !== undefined) {
     parsed.value.tls = { ...tls, cert: resolve(options.baseDir, tls.cert), key: resolve(options.baseDir, tls.key) };
   }
+  const baseDir = options.baseDir;
+  const resolved = (file: string | undefined): string | undefined => (file === undefined || baseDir === undefined ? file : resolve(baseDir, file));
   const { uplink } = parsed.value;
-  if (uplink?.ca !== undefined && options.baseDir !== undefined) parsed.value.uplink = { ...uplink, ca: resolve(options.baseDir, uplink.ca) };
+  if (uplink !== undefined && baseDir !== undefined) parsed.value.uplink = { ...uplink, ca: resolved(uplink.ca), cert: resolved(uplink.cert), key: resolved(uplink.key) };
   const { influxdb } = parsed.value;
   if (influxdb?.ca !== undefined && options.baseDir !== undefined) parsed.value.influxdb = { ...influxdb, ca: resolve(options.baseDir, influxdb.ca) };
   const { siem } = parsed.value;
-  const baseDir = options.baseDir;
   if (siem !== undefined && baseDir !== undefined) {
-    const resolved = (file: string | undefined): string | undefined => (file === undefined ? undefined : resolve(baseDir, file));
     parsed.value.siem = { ...siem, syslog: siem.syslog.map((destination) => ({ ...destination, ca: resolved(destination.ca), cert: resolved(destination.cert), key: resolved(destination.key) })) };
   }
   return { ok: true, config: deepFreeze(parsed.value), warnings: configWarnings(parsed.value) };
@@ -92,7 +93,8 @@ export async function loadSiteConfig(file: string): Promise<ConfigLoadResult> {
   if (!parsed.ok) return parsed;
   const tls = await tlsConfigIssues(parsed.config.tls);
   const siemFiles = await siemFileIssues(parsed.config.siem);
-  const fileIssues = [...tls.issues, ...(await caFileIssues('uplink.ca', parsed.config.uplink?.ca)), ...(await caFileIssues('influxdb.ca', parsed.config.influxdb?.ca)), ...siemFiles.issues];
+  const uplinkClient = await clientCertificateIssues('uplink', parsed.config.uplink ?? {}, 'broker');
+  const fileIssues = [...tls.issues, ...(await caFileIssues('uplink.ca', parsed.config.uplink?.ca)), ...uplinkClient.issues, ...(await caFileIssues('influxdb.ca', parsed.config.influxdb?.ca)), ...siemFiles.issues];
   if (fileIssues.length > 0) return { ok: false, issues: fileIssues, stage: 'files' };
-  return { ...parsed, warnings: [...parsed.warnings, ...tls.warnings, ...siemFiles.warnings] };
+  return { ...parsed, warnings: [...parsed.warnings, ...tls.warnings, ...uplinkClient.warnings, ...siemFiles.warnings] };
 }

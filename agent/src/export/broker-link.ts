@@ -11,6 +11,12 @@ export interface BrokerLinkOptions {
   readonly password?: string;
   /** PEM of the CA(s) that may sign the broker's certificate; absent: Node's bundled CAs. */
   readonly ca?: Buffer;
+  /**
+   * A client certificate (PEM chain) and its key (PEM), for a broker that requires one
+   * (TLS 1.3, RFC 8446 §4.4.2; TLS 1.2, RFC 5246 §7.4.6). Handed to node:tls and nothing
+   * else: never logged, never in an error message (only a handshake's outcome is).
+   */
+  readonly clientCertificate?: { readonly cert: Buffer; readonly key: Buffer };
   readonly clientId: string;
   /** Published by the broker if it loses this client without a DISCONNECT [MQTT-3.1.2-8]. */
   readonly will?: { readonly topic: string; readonly payload: string; readonly retain: boolean };
@@ -112,7 +118,7 @@ export class BrokerLink {
   }
 
   private clientOptions(): IClientOptions {
-    const { username, password, ca, will, clientId } = this.options;
+    const { username, password, ca, clientCertificate, will, clientId } = this.options;
     return {
       protocolVersion: 4,
       clientId,
@@ -125,6 +131,7 @@ export class BrokerLink {
       ...(username === undefined ? {} : { username }),
       ...(password === undefined ? {} : { password }),
       ...(ca === undefined ? {} : { ca }),
+      ...(clientCertificate === undefined ? {} : { cert: clientCertificate.cert, key: clientCertificate.key }),
       // mqtts: verify the broker's certificate and name (mqtt.js sets servername from the host).
       rejectUnauthorized: true,
       ...(will === undefined ? {} : { will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1 as const, retain: will.retain } }),

@@ -1,7 +1,7 @@
 import type { SiemConfig } from '../model/siem-schema.ts';
 import type { ConfigIssue } from '../model/site-schema.ts';
 import { caFileIssues } from '../tls/ca-file-issues.ts';
-import { readCertificatePair, TlsError } from '../tls/certificate-pair.ts';
+import { clientCertificateIssues } from '../tls/client-certificate-issues.ts';
 
 /**
  * The files `siem.syslog[]` names, checked when the config is loaded (`config check`,
@@ -17,15 +17,9 @@ export async function siemFileIssues(siem: SiemConfig | undefined, now = Date.no
     if (destination.transport !== 'tls') continue;
     const path = `siem.syslog[${index}]`;
     issues.push(...(await caFileIssues(`${path}.ca`, destination.ca)));
-    if (destination.cert === undefined || destination.key === undefined) continue;
-    try {
-      const pair = await readCertificatePair(destination.cert, destination.key);
-      if (pair.validTo.getTime() <= now) warnings.push({ path: `${path}.cert`, message: `the client certificate expired on ${pair.validTo.toISOString()}; the collector will refuse it` });
-      if (pair.keyReadableByOthers) warnings.push({ path: `${path}.key`, message: `${destination.key} is readable by every user on this machine: chmod 600 it (or 640 with a group the agent's user is in)` });
-    } catch (error) {
-      if (!(error instanceof TlsError)) throw error;
-      issues.push({ path: `${path}.${error.field ?? 'cert'}`, message: error.message });
-    }
+    const client = await clientCertificateIssues(path, destination, 'collector', now);
+    issues.push(...client.issues);
+    warnings.push(...client.warnings);
   }
   return { issues, warnings };
 }

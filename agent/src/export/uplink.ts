@@ -3,7 +3,8 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { AlertSink } from '../alert/alert-sink.ts';
 import { defaultUplinkClientId, type UplinkConfig } from '../model/uplink-schema.ts';
-import type { AlertView, DeviceView, HealthView } from '../server/dashboard-protocol.ts';
+import { readCertificatePair, type CertificatePair } from '../tls/certificate-pair.ts';
+import type { AlertView, ConfigClientCertificateView, DeviceView, HealthView } from '../server/dashboard-protocol.ts';
 import { BoundedQueue } from './bounded-queue.ts';
 import { BrokerLink } from './broker-link.ts';
 import type { OutboundChannel, OutboundStats } from './outbound.ts';
@@ -23,6 +24,15 @@ export interface UplinkOptions {
   /** How often the health report is checked for a change of status or reasons. */
   readonly healthCheckMs?: number;
 }
+
+/**
+ * What may be shown of the uplink's client certificate: whether start() has read it, and
+ * then its subject (`O=St Example Hospital, CN=ward-4w`) and expiry (ISO 8601); never its
+ * key, nor where the files lie, nor the error (which names them: it goes to the log).
+ */
+export type UplinkClientCertificate = ConfigClientCertificateView;
+
+const CERTIFICATE_PENDING: UplinkClientCertificate = { state: 'pending', subject: null, validTo: null };
 
 /** Alert changes published and not yet acknowledged (PUBACK) at once: mosquitto's default max_inflight_messages. */
 export const MAX_INFLIGHT = 20;
@@ -85,9 +95,12 @@ export class MqttUplink implements OutboundChannel, AlertSink {
   private lastHealthKey: string | null = null;
   private lastHealthSentAt = 0;
   private lastDevicesJson: string | null = null;
+  /** Null without `cert`/`key` in the config. */
+  private certificate: UplinkClientCertificate | null;
 
   constructor(private readonly options: UplinkOptions) {
     this.queue = new BoundedQueue<Entry>(options.config.maxQueuedAlerts);
+    this.certificate = options.config.cert === undefined || options.config.key === undefined ? null : CERTIFICATE_PENDING;
     const { topicPrefix } = options.config;
     const { ward } = options.site;
     this.topics = {
@@ -96,6 +109,16 @@ export class MqttUplink implements OutboundChannel, AlertSink {
       devices: uplinkTopic(topicPrefix, ward, 'devices'),
       uplink: uplinkTopic(topicPrefix, ward, 'uplink'),
     };
+  }
+
+  /**
+   * The client certificate presented to the broker, for the configuration page: `pending`
+   * until start() has read it, then `read` with its subject and expiry, or `unreadable` /
+   * `not-attempted` when start() gave up (said for as long as the agent runs: it is read
+   * once, so "not read yet" would otherwise stay on the page for ever); null without one.
+   */
+  get clientCertificate(): UplinkClientCertificate | null {
+    return this.certificate;
   }
 
   get clientId(): string {
@@ -128,14 +151,29 @@ export class MqttUplink implements OutboundChannel, AlertSink {
       // Checked when the config was loaded; gone since. Without it the broker cannot be verified: no connection, the outbox keeps the alerts.
       logger.error({ err: error, ca: config.ca }, 'uplink: the CA file cannot be read; not connecting to the central broker (alerts are kept in the outbox until a restart with the file back)');
       this.outboxFailures += 1;
+      if (this.certificate !== null) this.certificate = { state: 'not-attempted', subject: null, validTo: null };
       return;
     }
+    let pair: CertificatePair | null = null;
+    try {
+      pair = config.cert === undefined || config.key === undefined ? null : await readCertificatePair(config.cert, config.key);
+    } catch (error) {
+      // Checked when the config was loaded; changed since. A broker that requires the certificate would refuse every attempt.
+      // The error names the file and what is wrong with it, never the key's content (tls/certificate-pair.ts).
+      logger.error({ reason: error instanceof Error ? error.message : String(error) }, 'uplink: the client certificate or its key cannot be used; not connecting to the central broker (alerts are kept in the outbox until a restart with the files fixed)');
+      this.outboxFailures += 1;
+      this.certificate = { state: 'unreadable', subject: null, validTo: null };
+      return;
+    }
+    if (this.state !== 'running') return;
+    this.certificate = pair === null ? null : { state: 'read', subject: pair.certificate.subject.split('\n').join(', '), validTo: pair.validTo.toISOString() };
     this.link = new BrokerLink({
       name: 'uplink',
       url: config.url,
       ...(config.username === undefined ? {} : { username: config.username }),
       ...(config.password === undefined ? {} : { password: config.password }),
       ...(ca === undefined ? {} : { ca }),
+      ...(pair === null ? {} : { clientCertificate: { cert: pair.cert, key: pair.key } }),
       clientId: this.clientId,
       will: { topic: this.topics.uplink, payload: this.stateMessage('offline', 'connection-lost'), retain: true },
       backoff: { initialMs: 500, maxMs: config.reconnectMaxSeconds * 1000 },

@@ -5,6 +5,7 @@ import { siteConfigSchema, type ConfigIssue } from '../model/site-schema.ts';
 import { brokerConnectionFields, brokerConnectionIssues, clientId, DEFAULT_HUB_CLIENT_ID, isPlainRemote, TOPIC_LEVEL } from '../model/uplink-schema.ts';
 import { parseYamlDocument } from '../model/yaml-document.ts';
 import { caFileIssues } from '../tls/ca-file-issues.ts';
+import { clientCertificateIssues } from '../tls/client-certificate-issues.ts';
 import { tlsConfigIssues } from '../tls/tls-config-issues.ts';
 
 /** Most wards one hub follows (DESIGN.md, principle 3); messages from more are dropped and counted. */
@@ -54,11 +55,11 @@ function crossIssues(config: HubConfig): ConfigIssue[] {
 function warnings(config: HubConfig): ConfigIssue[] {
   const advice: ConfigIssue[] = [];
   if (isPlainRemote(config.broker.url)) advice.push({ path: 'broker.url', message: 'plain mqtt:// to another machine: every ward\'s alerts cross the network unencrypted; use mqtts://' });
-  if (config.broker.username === undefined) advice.push({ path: 'broker.username', message: 'no credentials: the central broker should let only the hub read every ward\'s topics' });
+  if (config.broker.username === undefined && config.broker.cert === undefined) advice.push({ path: 'broker.username', message: 'no credentials: the central broker should let only the hub read every ward\'s topics' });
   return advice;
 }
 
-/** Validates YAML text; relative file paths (tls, broker.ca) are read from `baseDir`. Never throws. */
+/** Validates YAML text; relative file paths (tls, broker.ca, broker.cert, broker.key) are read from `baseDir`. Never throws. */
 export function parseHubConfig(text: string, options: { readonly baseDir?: string } = {}): HubConfigLoadResult {
   const parsed = parseYamlDocument(text, hubConfigSchema);
   if (!parsed.ok) return parsed;
@@ -66,13 +67,15 @@ export function parseHubConfig(text: string, options: { readonly baseDir?: strin
   if (issues.length > 0) return { ok: false, issues };
   const config = parsed.value;
   if (options.baseDir !== undefined) {
-    if (config.broker.ca !== undefined) config.broker = { ...config.broker, ca: resolve(options.baseDir, config.broker.ca) };
+    const baseDir = options.baseDir;
+    const resolved = (file: string | undefined): string | undefined => (file === undefined ? undefined : resolve(baseDir, file));
+    config.broker = { ...config.broker, ca: resolved(config.broker.ca), cert: resolved(config.broker.cert), key: resolved(config.broker.key) };
     if (config.tls?.mode === 'files') config.tls = { ...config.tls, cert: resolve(options.baseDir, config.tls.cert), key: resolve(options.baseDir, config.tls.key) };
   }
   return { ok: true, config: Object.freeze(config), warnings: warnings(config) };
 }
 
-/** Reads, validates and checks the files the config names (CA, certificate and key). */
+/** Reads, validates and checks the files the config names (the broker's CA, the hub's client certificate and key, the dashboard's certificate and key). */
 export async function loadHubConfig(file: string): Promise<HubConfigLoadResult> {
   let text: string;
   try {
@@ -84,7 +87,8 @@ export async function loadHubConfig(file: string): Promise<HubConfigLoadResult> 
   const parsed = parseHubConfig(text, { baseDir: dirname(resolve(file)) });
   if (!parsed.ok) return parsed;
   const tls = await tlsConfigIssues(parsed.config.tls);
-  const issues = [...tls.issues, ...(await caFileIssues('broker.ca', parsed.config.broker.ca))];
+  const client = await clientCertificateIssues('broker', parsed.config.broker, 'broker');
+  const issues = [...tls.issues, ...(await caFileIssues('broker.ca', parsed.config.broker.ca)), ...client.issues];
   if (issues.length > 0) return { ok: false, issues };
-  return { ...parsed, warnings: [...parsed.warnings, ...tls.warnings] };
+  return { ...parsed, warnings: [...parsed.warnings, ...tls.warnings, ...client.warnings] };
 }

@@ -55,7 +55,7 @@ export const TOPIC_LEVEL = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,31}$/;
 /** MQTT client id: printable ASCII without spaces; brokers must accept 1–23 of [0-9a-zA-Z] [MQTT-3.1.3-5], mosquitto and EMQX accept longer. */
 export const clientId = z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces');
 
-const caFile = z.string().min(1, 'give the path of a PEM file').max(4096);
+const pemFile = z.string().min(1, 'give the path of a PEM file').max(4096);
 
 /** The broker connection fields both the agent's uplink and the hub have. */
 export const brokerConnectionFields = {
@@ -64,7 +64,16 @@ export const brokerConnectionFields = {
   username: z.string().min(1).max(128).optional(),
   password: z.string().min(1).max(1024).optional(),
   /** PEM file of the CA that signed the broker's certificate (relative: to the config file's directory); absent: the system's CAs. */
-  ca: caFile.optional(),
+  ca: pemFile.optional(),
+  /**
+   * A client certificate (PEM, then any intermediates) and its unencrypted key, both or
+   * neither, for a broker that requires one (mosquitto `require_certificate true`): a
+   * stolen password alone then admits no one. mqtts:// only; read at start (a renewed
+   * certificate needs a restart). No passphrase field: it would sit in this same file, next
+   * to the key's path, and protect nothing the file's permissions do not.
+   */
+  cert: pemFile.optional(),
+  key: pemFile.optional(),
   /** Topics are `<topicPrefix>/<ward>/alerts|health|devices|uplink` (docs/protocol.md, "Uplink"). */
   topicPrefix: topicPrefix.default('wardwatch'),
   /** Reconnect delays double from 0.5 s up to this, with jitter, so that many wards do not reconnect in step. */
@@ -98,13 +107,23 @@ export function defaultUplinkClientId(ward: string): string {
 }
 
 /** Checks between the fields of a broker connection (the schema checked each alone). */
-export function brokerConnectionIssues(section: string, connection: { readonly url: string; readonly username?: string | undefined; readonly password?: string | undefined; readonly ca?: string | undefined }): ConfigIssue[] {
+export function brokerConnectionIssues(
+  section: string,
+  connection: { readonly url: string; readonly username?: string | undefined; readonly password?: string | undefined; readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined },
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if ((connection.username === undefined) !== (connection.password === undefined)) {
     issues.push({ path: `${section}.${connection.username === undefined ? 'username' : 'password'}`, message: 'give both username and password, or neither' });
   }
   if (connection.ca !== undefined && connection.url.startsWith('mqtt://')) {
     issues.push({ path: `${section}.ca`, message: 'a CA file is only used with mqtts:// (TLS); use mqtts:// or remove ca' });
+  }
+  if ((connection.cert === undefined) !== (connection.key === undefined)) {
+    issues.push({ path: `${section}.${connection.cert === undefined ? 'cert' : 'key'}`, message: 'give both cert and key for a client certificate, or neither' });
+  }
+  // A client certificate is presented in the TLS handshake (RFC 8446 §4.4.2); plain MQTT has none.
+  if ((connection.cert !== undefined || connection.key !== undefined) && connection.url.startsWith('mqtt://')) {
+    issues.push({ path: `${section}.${connection.cert === undefined ? 'key' : 'cert'}`, message: 'a client certificate is only used with mqtts:// (TLS); use mqtts:// or remove cert and key' });
   }
   return issues;
 }
@@ -131,6 +150,6 @@ export function uplinkWarnings(uplink: UplinkConfig | undefined): ConfigIssue[] 
   if (uplink === undefined) return [];
   const warnings: ConfigIssue[] = [];
   if (isPlainRemote(uplink.url)) warnings.push({ path: 'uplink.url', message: 'plain mqtt:// to another machine: alerts and device names cross the network unencrypted; use mqtts://' });
-  if (uplink.username === undefined) warnings.push({ path: 'uplink.username', message: 'no credentials: the central broker cannot tell this ward from any other client, nor restrict it to its own topics' });
+  if (uplink.username === undefined && uplink.cert === undefined) warnings.push({ path: 'uplink.username', message: 'no credentials: the central broker cannot tell this ward from any other client, nor restrict it to its own topics' });
   return warnings;
 }

@@ -1,5 +1,5 @@
 import type { DoseLimit, SiteConfig } from '../model/site-schema.ts';
-import type { ConfigDrugView, ConfigLimitsView, SiteConfigView } from './dashboard-protocol.ts';
+import type { ConfigClientCertificateView, ConfigDrugView, ConfigLimitsView, SiteConfigView } from './dashboard-protocol.ts';
 
 /**
  * The site configuration as the dashboard's read-only page shows it (GET /api/config,
@@ -16,7 +16,23 @@ function limits(soft: DoseLimit, hard: DoseLimit): ConfigLimitsView {
   return { softMin: soft.min ?? null, softMax: soft.max ?? null, hardMin: hard.min ?? null, hardMax: hard.max ?? null };
 }
 
-export function siteConfigView(config: SiteConfig): SiteConfigView {
+/** What the running outputs have read from the files the config names (the view itself reads no file). */
+export interface ConfigViewFiles {
+  /** The uplink's client certificate as the uplink holds it (export/uplink.ts `clientCertificate`); absent or null: not started. */
+  readonly uplinkClientCertificate?: ConfigClientCertificateView | null;
+}
+
+const NOT_READ_YET: ConfigClientCertificateView = { state: 'pending', subject: null, validTo: null };
+
+/** Copied field by field, subject and expiry only once read: nothing else an output holds reaches the page. */
+function clientCertificateView(configured: boolean, held: ConfigViewFiles['uplinkClientCertificate']): ConfigClientCertificateView | null {
+  if (!configured) return null;
+  if (held === undefined || held === null) return NOT_READ_YET;
+  if (held.state !== 'read') return { state: held.state, subject: null, validTo: null };
+  return { state: 'read', subject: held.subject, validTo: held.validTo };
+}
+
+export function siteConfigView(config: SiteConfig, files: ConfigViewFiles = {}): SiteConfigView {
   const modbusTargets = new Map(config.modbus.gateways.map((gateway) => [gateway.device, gateway.target]));
   return {
     site: { name: config.site.name, ward: config.site.ward, timezone: config.site.timezone },
@@ -61,7 +77,7 @@ export function siteConfigView(config: SiteConfig): SiteConfigView {
     outputs: {
       influxdb: config.influxdb === undefined ? null : { url: config.influxdb.url, database: config.influxdb.database },
       syslog: (config.siem?.syslog ?? []).map((destination) => ({ transport: destination.transport, target: destination.target })),
-      uplink: config.uplink === undefined ? null : { url: config.uplink.url, topicPrefix: config.uplink.topicPrefix },
+      uplink: config.uplink === undefined ? null : { url: config.uplink.url, topicPrefix: config.uplink.topicPrefix, clientCertificate: clientCertificateView(config.uplink.cert !== undefined, files.uplinkClientCertificate) },
     },
   };
 }
