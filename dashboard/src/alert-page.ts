@@ -8,7 +8,7 @@
  * Everything from the wire goes in through textContent (dom.ts `el`): a command payload
  * is whatever its sender published.
  */
-import type { AlertView } from '../../agent/src/server/dashboard-protocol.ts';
+import { HUB_ORIGIN, type AlertView } from '../../agent/src/server/dashboard-protocol.ts';
 import { el, requireElement, setHidden, setText } from './dom.ts';
 import { alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
 import { deviceHref } from './device-route.ts';
@@ -132,8 +132,8 @@ export class AlertPage {
     const ack = alert.ack;
     const summary: Fields = [
       ['Where', alertPlace(alert), 'place'],
-      // At `wardwatch hub`: the ward whose agent raised it.
-      ...(alert.origin === undefined ? [] : [['Ward (from its uplink)', alert.origin, 'origin'] as const]),
+      // At `wardwatch hub`: the ward whose agent raised it, or the hub itself (a burst of failed logins at its dashboard).
+      ...(alert.origin === undefined ? [] : [alert.origin === HUB_ORIGIN ? ['Raised by', 'The hub itself (its own dashboard)', 'origin'] as const : ['Ward (from its uplink)', alert.origin, 'origin'] as const]),
       ['Severity', SEVERITY_LABEL[alert.severity] ?? alert.severity, 'severity'],
       ['State', alert.state === 'open' ? 'Open, not acknowledged' : 'Acknowledged', 'state'],
       ['First occurrence', `${formatEventTime(alert.ts)} (${alert.ts})`, 'ts'],

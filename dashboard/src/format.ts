@@ -2,7 +2,7 @@
  * How values read on the wall display: times, severity labels, where an alert is,
  * what a device is doing. Pure functions, no DOM.
  */
-import type { AlertView, DeviceView, Severity } from '../../agent/src/server/dashboard-protocol.ts';
+import { HUB_ORIGIN, type AlertView, type DeviceView, type Severity } from '../../agent/src/server/dashboard-protocol.ts';
 
 export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'warning', 'info'];
 
@@ -50,12 +50,19 @@ export function placeLabel(bed: string | null, location: string | null): string 
   return null;
 }
 
-/** Bed first, then the device: "Bed 3 · pump-03"; an alert with no device names its ward. */
+/** An alert's origin badge at `wardwatch hub` (render-alerts.ts): "Ward 4W", or "Hub" for the hub's own alerts; empty at an agent. */
+export function originLabel(origin: string | undefined): string {
+  if (origin === undefined) return '';
+  return origin === HUB_ORIGIN ? 'Hub' : `Ward ${origin}`;
+}
+
+/** Bed first, then the device: "Bed 3 · pump-03"; an alert with no device names its ward, or the hub's dashboard for the hub's own. */
 export function alertPlace(alert: AlertView): string {
   const parts: string[] = [];
   const place = placeLabel(alert.bed, alert.location);
   if (place !== null) parts.push(place);
   if (alert.deviceId !== null && alert.deviceId !== '') parts.push(alert.deviceId);
+  if (parts.length === 0 && alert.origin === HUB_ORIGIN) parts.push('Hub dashboard');
   if (parts.length === 0) parts.push(alert.ward !== null && alert.ward !== '' ? `Ward ${alert.ward}` : 'Device network');
   return parts.join(' · ');
 }

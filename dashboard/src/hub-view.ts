@@ -1,13 +1,15 @@
 /**
  * The page as `wardwatch hub` serves it (agent/src/hub/): the same nurse screen, with the
  * device tiles of one ward replaced by an overview of every ward (uplink, health, open
- * alerts by severity, devices), a ward filter on the alert list, and no Acknowledge
- * buttons: alerts are acknowledged at the ward, the hub only shows them.
+ * alerts by severity, devices), a ward filter on the alert list (with the hub's own
+ * alerts as one more choice), and no Acknowledge buttons on a ward's alerts: those are
+ * acknowledged at the ward, the hub only shows them. The hub's own alerts (a burst of
+ * failed logins at its dashboard, origin HUB_ORIGIN) are acknowledged here.
  *
  * The page knows it is at a hub when the snapshot carries `wards`; an agent's never does.
  * Ward names and reasons come from the network: text only, through dom.ts.
  */
-import type { Severity, WardSummaryView } from '../../agent/src/server/dashboard-protocol.ts';
+import { HUB_ORIGIN, type AlertView, type Severity, type WardSummaryView } from '../../agent/src/server/dashboard-protocol.ts';
 import { el, requireElement, setData, setHidden, setText } from './dom.ts';
 import { formatEventTime, SEVERITIES, SEVERITY_LABEL } from './format.ts';
 
@@ -62,7 +64,12 @@ export class HubView {
     return this.active;
   }
 
-  /** The ward the alert list is filtered to; null for every ward. */
+  /** Whether this page acknowledges `alert`: every alert at an agent; at the hub only the hub's own. */
+  acknowledgesHere(alert: AlertView | undefined): boolean {
+    return !this.active || alert?.origin === HUB_ORIGIN;
+  }
+
+  /** The ward (or HUB_ORIGIN) the alert list is filtered to; null for every ward. */
   get selectedWard(): string | null {
     return this.active && this.filter.value !== '' ? this.filter.value : null;
   }
@@ -125,17 +132,18 @@ export class HubView {
     }
   }
 
-  /** One option per ward; a selected ward that has gone stays selectable until changed. */
+  /** One option per ward, then the hub's own alerts; a selected ward that has gone stays selectable until changed. */
   private renderFilterOptions(wards: readonly WardSummaryView[]): void {
     const selected = this.filter.value;
     const names = wards.map((ward) => ward.ward);
-    if (selected !== '' && !names.includes(selected)) names.push(selected);
+    if (selected !== '' && selected !== HUB_ORIGIN && !names.includes(selected)) names.push(selected);
+    names.push(HUB_ORIGIN);
     const current = Array.from(this.filter.options).slice(1).map((option) => option.value);
     if (current.join('\n') === names.join('\n')) return;
     const all = el('option', undefined, 'All wards');
     all.value = '';
     this.filter.replaceChildren(all, ...names.map((name) => {
-      const option = el('option', undefined, `Ward ${name}`);
+      const option = el('option', undefined, name === HUB_ORIGIN ? 'The hub itself' : `Ward ${name}`);
       option.value = name;
       return option;
     }));

@@ -59,8 +59,8 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   const alertList = new AlertListView(requireElement('alerts', HTMLElement), {
     // A wall display shows alerts; they are acknowledged at a station.
     acknowledge: (alertId) => {
-      // The hub only shows alerts: they are acknowledged at the ward.
-      if (!wall.active && !hubView.isHub) ackDialog.open(alertId);
+      // The hub only shows a ward's alerts (acknowledged at the ward); its own it acknowledges.
+      if (!wall.active && hubView.acknowledgesHere(state.alerts.get(alertId))) ackDialog.open(alertId);
     },
   });
   const ackDialog = new AcknowledgeDialog({

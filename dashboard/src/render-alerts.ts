@@ -4,9 +4,9 @@
  * texts that changed and moves the row only if its place in the order changed (binary
  * search in the sorted keys), so hundreds of alerts cost nothing per message.
  */
-import type { AlertView, Severity } from '../../agent/src/server/dashboard-protocol.ts';
+import { HUB_ORIGIN, type AlertView, type Severity } from '../../agent/src/server/dashboard-protocol.ts';
 import { el, requireElement, setData, setHidden, setText } from './dom.ts';
-import { alertHeadline, alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
+import { alertHeadline, alertPlace, evidenceText, formatEventTime, originLabel, SEVERITY_LABEL } from './format.ts';
 import { severityIcon } from './icons.ts';
 import { alertOrderKey, compareAlertKeys, type AlertOrderKey } from './state.ts';
 import { alertHref } from './alert-page.ts';
@@ -17,7 +17,7 @@ interface Row {
   readonly iconSlot: HTMLElement;
   readonly label: HTMLElement;
   readonly place: HTMLElement;
-  /** The ward that raised the alert, at `wardwatch hub` only (hub-view.ts). */
+  /** The ward that raised the alert, or the hub itself, at `wardwatch hub` only (hub-view.ts). */
   readonly origin: HTMLElement;
   readonly title: HTMLElement;
   readonly count: HTMLElement;
@@ -199,8 +199,10 @@ export class AlertListView {
     }
     setText(row.label, SEVERITY_LABEL[alert.severity] ?? String(alert.severity).toUpperCase());
     setText(row.place, alertPlace(alert));
-    setText(row.origin, alert.origin === undefined ? '' : `Ward ${alert.origin}`);
+    setText(row.origin, originLabel(alert.origin));
     setHidden(row.origin, alert.origin === undefined);
+    // The hub's own alerts are acknowledged at the hub (its Acknowledge button shows, style.css); a ward's at the ward.
+    setData(row.root, 'hubOwn', String(alert.origin === HUB_ORIGIN));
     setText(row.title, alertHeadline(alert));
     setText(row.count, `×${alert.count}`);
     setHidden(row.count, !(alert.count > 1));

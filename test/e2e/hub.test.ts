@@ -3,7 +3,8 @@
  * wards send their alerts through Debian's mosquitto, and the hub's page, served over
  * HTTPS with its own self-signed certificate and its own users, shows both: a card per
  * ward, every alert marked with its ward, a ward filter, the evidence page, no
- * Acknowledge button, and a ward that stops shown offline.
+ * Acknowledge button on a ward's alerts, the hub's own login-burst alert acknowledged
+ * there, and a ward that stops shown offline.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,10 +17,11 @@ import type { RunningAgent } from '../../agent/src/app.ts';
 import { parseSiteConfig } from '../../agent/src/config/load-site-config.ts';
 import { parseHubConfig } from '../../agent/src/hub/hub-config.ts';
 import { startHub, type RunningHub } from '../../agent/src/hub/hub.ts';
+import { HUB_ORIGIN } from '../../agent/src/server/dashboard-protocol.ts';
 import { startTestAgent } from '../helpers/agent-fixture.ts';
 import { launchBrowser, skipBrowserTests, type LaunchedBrowser } from '../helpers/browser.ts';
 import { logInInBrowser } from '../helpers/browser-login.ts';
-import { addTestUser } from '../helpers/dashboard-client.ts';
+import { addTestUser, agentRequest } from '../helpers/dashboard-client.ts';
 import { demoConfigWith } from '../helpers/demo-config.ts';
 import { missingMosquitto, startMosquitto, type RunningMosquitto } from '../helpers/mosquitto.ts';
 import { spkiSha256 } from '../helpers/tls.ts';
@@ -115,6 +117,29 @@ describe.skipIf(skip)('the hub\'s page over two wards (browser, real agents, mos
     expect(await page.locator('#alert-view [data-field="title"]').textContent()).toMatch(/above the hard limit/);
     await page.locator('#alert-view .back-link').click();
     await page.locator('#ward-view').waitFor({ state: 'visible' });
+  });
+
+  it('a burst of failed logins at the hub shows as the hub\'s own alert, filterable, and the nurse acknowledges it there (a ward\'s alert has no button)', async () => {
+    // Ten failures from one address (any 127.x.y.z on Linux), over the hub's own HTTPS.
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      await agentRequest(hub, 'POST', '/api/login', { body: { username: `sprayed-${attempt % 2}`, password: `guess ${attempt}`, code: '000000' }, localAddress: '127.0.0.71' });
+    }
+    const row = page.locator('#open-alerts > li[data-hub-own="true"]');
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator('.alert-origin').textContent()).toBe('Hub');
+    expect(await row.locator('.alert-title').textContent()).toMatch(/from 127\.0\.0\.71/);
+    expect(await page.locator('#open-alerts > li:not([data-hub-own="true"]) .ack-button:visible').count()).toBe(0);
+    await page.locator('#alert-ward-filter').selectOption(HUB_ORIGIN);
+    expect(await shownOrigins(page)).toEqual(['Hub']);
+    await row.locator('[data-action="ack"]').click();
+    const dialog = page.locator('#ack-dialog');
+    await dialog.waitFor({ state: 'visible', timeout: 2_000 });
+    await page.locator('#ack-form input[name="ack-reason"][value="Investigating"]').check();
+    await page.locator('#ack-submit').click();
+    await dialog.waitFor({ state: 'hidden', timeout: 5_000 });
+    await page.locator('#acknowledged-alerts > li[data-hub-own="true"][data-state="acknowledged"]').waitFor({ state: 'attached', timeout: 5_000 });
+    expect(await page.locator('#acknowledged-alerts > li[data-hub-own="true"]').textContent()).toContain('Acknowledged by rn-hub: Investigating');
+    await page.locator('#alert-ward-filter').selectOption('');
   });
 
   it('a ward whose agent stops is shown offline, loudly, while the other stays', async () => {

@@ -1,5 +1,6 @@
 import { SEVERITY_RANK } from '../alert/catalogue.ts';
-import type { AlertView, Severity } from '../server/dashboard-protocol.ts';
+import type { SuppressionWindow } from '../alert/suppression-window.ts';
+import { HUB_ORIGIN, type AlertView, type Severity } from '../server/dashboard-protocol.ts';
 import type { AlertStore } from '../store/alert-store.ts';
 
 /** What became of one alert message. */
@@ -12,7 +13,7 @@ export type AlertArrival =
   | 'duplicate'
   /** An older version than the one held (a resend overtaken by a newer change): ignored. */
   | 'stale'
-  /** Another ward's alert has this id: refused, so that no ward can overwrite another's alerts. */
+  /** Another ward's (or the hub's own) alert has this id, or the ward calls itself HUB_ORIGIN: refused, so that no ward can overwrite another's alerts or pass for the hub. */
   | 'conflict';
 
 export interface HubAlertCounts {
@@ -78,7 +79,8 @@ export class HubAlertBook {
     const held = this.held.get(alert.id) ?? this.store?.get(alert.id) ?? null;
     const incoming: AlertView = { ...alert, origin: ward };
     let arrival: AlertArrival;
-    if (held === null) arrival = 'new';
+    if (ward === HUB_ORIGIN) arrival = 'conflict';
+    else if (held === null) arrival = 'new';
     else if (held.origin !== ward) arrival = 'conflict';
     else {
       const order = compareVersions(incoming, held);
@@ -91,8 +93,29 @@ export class HubAlertBook {
     return arrival;
   }
 
+  /**
+   * Keeps a version of one of the hub's own alerts (hub/hub-own-alerts.ts, origin HUB_ORIGIN):
+   * the same memory, store and list as the wards' alerts, but not counted as a message from
+   * the broker. Each version is written at once: the hub's own alerts are rare (a login
+   * burst is reported once per crossing of the guard's threshold), so there is nothing to batch.
+   * Held in memory first: a store that fails (thrown to the caller) must not hide it from the screen.
+   * `raisedWith`: a new alert's suppression window, stored beside it so that a restart folds
+   * its repeats again (alert/suppression-window.ts); null for a change of one already kept.
+   */
+  keepOwn(alert: AlertView, raisedWith: SuppressionWindow | null): void {
+    if (alert.origin !== HUB_ORIGIN) throw new Error(`keepOwn takes the hub's own alerts (origin ${HUB_ORIGIN}), not ${String(alert.origin)}`);
+    this.remember(alert);
+    if (raisedWith !== null) this.store?.alertRaised(alert, raisedWith);
+    else this.store?.alertUpdated(alert);
+  }
+
   get(id: string): AlertView | undefined {
     return this.held.get(id);
+  }
+
+  /** The hub's own alerts held open (hub/hub-own-alerts.ts counts them against its own cap). */
+  openOwn(): AlertView[] {
+    return [...this.held.values()].filter((alert) => alert.origin === HUB_ORIGIN && alert.state === 'open');
   }
 
   /** Newest change first, at most `limit`, and every open critical or high alert whatever the limit (as the agent's list). */

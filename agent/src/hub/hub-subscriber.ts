@@ -19,6 +19,7 @@ import {
 } from '../export/uplink-protocol.ts';
 import { isRecentFailure } from '../health/agent-health.ts';
 import { FailureTally } from '../health/failure-tally.ts';
+import { TOPIC_LEVEL } from '../model/uplink-schema.ts';
 
 /**
  * Why a message from the broker was not used; counted per reason. `not-stored`: it was
@@ -62,6 +63,8 @@ export interface HubSubscriberOptions {
   readonly username?: string;
   readonly password?: string;
   readonly ca?: Buffer;
+  /** The hub's client certificate (PEM) and key, for a broker that requires one. */
+  readonly clientCertificate?: { readonly cert: Buffer; readonly key: Buffer };
   readonly clientId: string;
   readonly topicPrefix: string;
   readonly reconnectMaxSeconds: number;
@@ -111,6 +114,7 @@ export class HubSubscriber {
       ...(options.username === undefined ? {} : { username: options.username }),
       ...(options.password === undefined ? {} : { password: options.password }),
       ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.clientCertificate === undefined ? {} : { clientCertificate: options.clientCertificate }),
       clientId: options.clientId,
       backoff: { initialMs: 500, maxMs: options.reconnectMaxSeconds * 1000 },
       logger: options.logger,
@@ -168,7 +172,8 @@ export class HubSubscriber {
   private onMessage(topic: string, payload: Buffer): boolean {
     this.received += 1;
     const route = parseUplinkTopic(this.options.topicPrefix, topic);
-    if (route === null) return this.reject('topic', topic);
+    // Only a name an agent's uplink may have (model/uplink-schema.ts uplinkIssues): nothing can pass for the hub's own alerts (HUB_ORIGIN).
+    if (route === null || !TOPIC_LEVEL.test(route.ward)) return this.reject('topic', topic);
     const limit = route.kind === 'alerts' ? MAX_HUB_ALERT_MESSAGE_BYTES : MAX_UPLINK_PAYLOAD_BYTES;
     if (payload.length > limit) return this.reject('too-large', topic, `${payload.length} bytes, limit ${limit}`);
     // An empty retained message clears a topic [MQTT-3.3.1-10]: a ward removed on purpose.

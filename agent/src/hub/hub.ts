@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { MAX_RECENT_ALERTS } from '../alert/alert-manager.ts';
+import { MAX_RECENT_ALERTS, MAX_SUPPRESSION_ENTRIES } from '../alert/alert-manager.ts';
+import { loginBurstFinding } from '../auth/login-burst-finding.ts';
+import { isRecentFailure } from '../health/agent-health.ts';
 import type { TlsConfig } from '../model/site-schema.ts';
 import { loadDashboardAssets, type DashboardAssets } from '../server/dashboard-assets.ts';
 import { HEALTH_INTERVAL_MS, type BaselineStatusView, type HealthView, type ServerMessage, type WardSummaryView } from '../server/dashboard-protocol.ts';
@@ -12,9 +14,11 @@ import { DashboardAccess } from '../server/dashboard-access.ts';
 import { WebSocketHub } from '../server/websocket-hub.ts';
 import { AlertStore } from '../store/alert-store.ts';
 import { lockDataDir } from '../store/data-dir-lock.ts';
+import { readCertificatePair } from '../tls/certificate-pair.ts';
 import { prepareServerTls, type ServerTls } from '../tls/server-tls.ts';
 import { HubAlertBook, type HubAlertCounts } from './hub-alerts.ts';
 import { MAX_HUB_WARDS, type HubConfig } from './hub-config.ts';
+import { HubOwnAlerts } from './hub-own-alerts.ts';
 import { HubSubscriber, unusedMessagesReason, type RejectReason } from './hub-subscriber.ts';
 import { WardRegistry, type HubLinkState } from './ward-registry.ts';
 
@@ -59,14 +63,22 @@ const NO_BASELINE: BaselineStatusView = { saved: false, mode: 'off', learningHou
  * The same dashboard server, logins, sessions, roles, audit log and TLS as an agent, with
  * the hub's own users in its own data directory; the ward overview comes from the
  * retained health and uplink state, the alert list from every ward's alerts (each marked
- * with its ward). Alerts are acknowledged at the ward, where the nurse is answerable:
- * the hub only shows them (its acknowledge route answers 405).
+ * with its ward). A ward's alerts are acknowledged at the ward, where the nurse is
+ * answerable: the hub only shows them (its acknowledge route answers 405 for them).
+ *
+ * The hub raises one alert of its own: `dashboard-login-burst`, when its login guard
+ * reports a burst of failed logins from one address (hub/hub-own-alerts.ts). The hub is
+ * the dashboard reachable from across the hospital, so password guessing against it must
+ * reach its watchers as it would at a ward. That alert is local (origin HUB_ORIGIN), so
+ * the roles that may acknowledge (nurse and up) acknowledge it here, with an audit entry.
  */
 export async function startHub(options: HubOptions): Promise<RunningHub> {
   const { config } = options;
   const logger = options.logger ?? pino({ level: 'info' });
-  // Read before anything is opened: a CA file gone since the config was checked stops the start cleanly.
+  // Read before anything is opened: a CA file gone since the config was checked, or a client
+  // certificate changed since (a TlsError naming the file, never the key), stops the start cleanly.
   const brokerCa = config.broker.ca === undefined ? undefined : readFileSync(config.broker.ca);
+  const brokerClientCertificate = config.broker.cert === undefined || config.broker.key === undefined ? null : await readCertificatePair(config.broker.cert, config.broker.key);
   await mkdir(options.dataDir, { recursive: true, mode: 0o750 });
   const unlockDataDir = await lockDataDir(options.dataDir);
   const httpHost = options.httpHost ?? '127.0.0.1';
@@ -79,6 +91,8 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
   }
   const store = new AlertStore(join(options.dataDir, HUB_ALERTS_FILE));
   const book = new HubAlertBook(config.maxAlerts, store, store.loadRecent(config.maxAlerts));
+  // The hub's own alerts fold their repeats after a restart too (wards' alerts have no window here).
+  const own = new HubOwnAlerts(book, logger, { suppressions: store.loadSuppressions(MAX_SUPPRESSION_ENTRIES), at: Date.now() });
   const registry = new WardRegistry(config.wards, MAX_HUB_WARDS);
   const startedAt = Date.now();
   let link: HubLinkState = { connected: false, reason: 'not connected yet', since: startedAt };
@@ -96,6 +110,9 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     // A message the hub could not use may have been an alert: said while recent, as an agent says a failing output.
     const unread = subscriber === null ? null : unusedMessagesReason(subscriber.rejected, now);
     if (unread !== null) reasons.push(unread);
+    if (own.storeFailure !== null && isRecentFailure(own.storeFailure, now)) {
+      reasons.push(`the hub's alert store (${HUB_ALERTS_FILE}) could not keep its own alerts (${own.storeFailure.count} failed writes, the last at ${new Date(own.storeFailure.lastAt).toISOString().slice(11, 19)} UTC): they are shown until the hub stops`);
+    }
     return {
       status: reasons.length === 0 ? 'ok' : 'degraded',
       reasons,
@@ -133,6 +150,7 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     ...(config.broker.username === undefined ? {} : { username: config.broker.username }),
     ...(config.broker.password === undefined ? {} : { password: config.broker.password }),
     ...(brokerCa === undefined ? {} : { ca: brokerCa }),
+    ...(brokerClientCertificate === null ? {} : { clientCertificate: { cert: brokerClientCertificate.cert, key: brokerClientCertificate.key } }),
     clientId: config.broker.clientId,
     topicPrefix: config.broker.topicPrefix,
     reconnectMaxSeconds: config.broker.reconnectMaxSeconds,
@@ -181,12 +199,32 @@ export async function startHub(options: HubOptions): Promise<RunningHub> {
     ...(options.sessions === undefined ? {} : { sessionOverrides: options.sessions }),
     secure: tls !== null,
     closeFeeds: (sessionId, text) => feed.closeSession(sessionId, text),
-    // The hub raises no alerts of its own (it has no ward to acknowledge them at): a burst is logged loudly; the guard already refuses the address.
-    onLoginBurst: (burst) => logger.error({ address: burst.address, failures: burst.failures, usernames: burst.usernames.slice(0, 5) }, 'hub dashboard: a burst of failed logins; that address is refused until they age out'),
+    // The same finding as an agent's (auth/login-burst-finding.ts), kept and folded at the hub; the guard already refuses the address.
+    onLoginBurst: (burst) => {
+      const { alert, change } = own.raise(loginBurstFinding(burst));
+      feed.broadcast({ type: 'alert', alert });
+      logger.warn({ alertId: alert.id, change, count: alert.count, address: burst.address, failures: burst.failures }, 'hub dashboard: a burst of failed logins; alert dashboard-login-burst raised, that address is refused until they age out');
+    },
     logger,
   });
   const api: DashboardApi = {
     alerts: (limit) => book.list(limit),
+    // Only the hub's own alerts (HubOwnAlerts answers `acknowledged-at-ward`, 405, for a ward's); audited as at an agent (app.ts).
+    acknowledge: (id, by, reason, from) => {
+      const at = new Date();
+      const outcome = own.acknowledge(id, { by, reason, from, at });
+      if (!outcome.ok) return outcome;
+      const { alert } = outcome;
+      feed.broadcast({ type: 'alert', alert });
+      logger.info({ alertId: id, by, from }, 'hub: its own alert acknowledged');
+      try {
+        access.auditLog.append({ actor: by, from, action: 'alert-acknowledged', details: { alertId: id, type: alert.type, severity: alert.severity, deviceId: alert.deviceId, title: alert.title, reason, origin: alert.origin }, at: at.getTime() });
+      } catch (error) {
+        // The acknowledgement itself is stored with who, when and from where (hub-alerts.db); the log must say the audit missed it.
+        logger.error({ err: error, alertId: id, by }, 'the acknowledgement could not be written to the audit log');
+      }
+      return outcome;
+    },
     devices: () => [],
     deviceHistory: () => null,
     health,

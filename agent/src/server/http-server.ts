@@ -19,6 +19,9 @@ import type { WebSocketHub } from './websocket-hub.ts';
 
 export { MAX_BODY_BYTES, SECURITY_HEADERS } from './http-io.ts';
 
+/** An acknowledgement's outcome; `acknowledged-at-ward`: at `wardwatch hub`, a ward's alert, acknowledged at that ward (405). */
+export type DashboardAcknowledgeOutcome = AcknowledgeOutcome | { readonly ok: false; readonly error: 'acknowledged-at-ward' };
+
 /** What the HTTP API needs from the agent; the composition root provides it. */
 export interface DashboardApi {
   alerts(limit: number): AlertView[];
@@ -26,8 +29,8 @@ export interface DashboardApi {
   /** The device's last 24 h (issue 6, engineer view); null for a device not in the inventory. */
   deviceHistory(deviceId: string): DeviceHistoryView | null;
   health(): HealthView;
-  /** `by` is the session's user; the composition root also writes the audit entry. Absent at `wardwatch hub`, which only shows alerts (405). */
-  acknowledge?(id: string, by: string, reason: string, from: string): AcknowledgeOutcome;
+  /** `by` is the session's user; the composition root also writes the audit entry. At `wardwatch hub` only its own alerts; a ward's answers 405. */
+  acknowledge?(id: string, by: string, reason: string, from: string): DashboardAcknowledgeOutcome;
   baseline(): BaselineStatusView;
   users(): DashboardUserView[];
   audit(limit: number): AuditView;
@@ -216,6 +219,7 @@ export class DashboardServer {
     if (input === null) return;
     const outcome = this.api.acknowledge(id, session.username, input.reason, normalizeAddress(request.socket.remoteAddress));
     if (outcome.ok) return sendJson(response, 200, outcome.alert);
+    if (outcome.error === 'acknowledged-at-ward') return sendJson(response, 405, { error: 'a ward\'s alerts are acknowledged on that ward\'s own dashboard; the hub only shows them' });
     return sendJson(response, outcome.error === 'not-found' ? 404 : 409, { error: outcome.error === 'not-found' ? 'no such alert' : 'already acknowledged' });
   }
 }
