@@ -168,7 +168,7 @@ describe('MqttFlowTracker on a capture with a password', () => {
     const client = { clientId: 'station-3', username: 'nurse-a', address: '10.20.0.31' };
     expect(observations).toEqual([
       { kind: 'mqtt-connect', ts: (T0 + 2_500) / 1000, client },
-      { kind: 'mqtt-publish', ts: (T0 + 40_000) / 1000, client, topic: 'ward/4/bed/2/pump/P-17/command', payload: Buffer.from('{"rate_ml_h":4.2}'), retain: false, qos: 1 },
+      { kind: 'mqtt-publish', ts: (T0 + 40_000) / 1000, client, topic: 'ward/4/bed/2/pump/P-17/command', payload: Buffer.from('{"rate_ml_h":4.2}'), retain: false, qos: 1, publisherPacket: { dup: false, packetId: 9, connection: { ingest: 'capture', sequence: 1 } } },
       { kind: 'mqtt-disconnect', ts: (T0 + 90_000) / 1000, client },
     ]);
     expect(anomalies).toEqual([]);
@@ -262,6 +262,50 @@ describe('MqttFlowTracker: logins', () => {
 });
 
 describe('MqttFlowTracker: publishes and deliveries', () => {
+  it('a client\'s QoS 1 re-send carries its DUP flag and packet id; a QoS 0 publish and a broker\'s delivery carry neither', () => {
+    const { observations, tracker, up, down } = session();
+    const command = (dup: boolean) => encode({ cmd: 'publish', topic: 'ward/pump-01/command', payload: Buffer.from('{"id":"c-1"}'), qos: 1, messageId: 311, retain: false, dup });
+    tracker.onData(up, connect('nurse-a'), 1000);
+    tracker.onData(down, encode({ cmd: 'connack', returnCode: 0, sessionPresent: false }), 1001);
+    tracker.onData(up, command(false), 1002);
+    tracker.onData(up, command(true), 1003);
+    tracker.onData(up, publish('ward/pump-01/telemetry', '{}'), 1004);
+    // The broker's delivery to this client: its own packet id and DUP [MQTT-3.3.1-3]; one-sided, so it is reported.
+    const oneSided = session();
+    oneSided.tracker.onData(oneSided.down, encode({ cmd: 'publish', topic: 'ward/pump-01/command', payload: Buffer.from('{"id":"c-1"}'), qos: 1, messageId: 9, retain: false, dup: true }), 1005);
+    const published = [...observations, ...oneSided.observations].flatMap((o) => (o.kind === 'mqtt-publish' ? [[o.qos, o.publisherPacket]] : []));
+    const connection = { ingest: 'capture', sequence: 1 };
+    expect(published).toEqual([[1, { dup: false, packetId: 311, connection }], [1, { dup: true, packetId: 311, connection }], [0, undefined], [1, undefined]]);
+    expect(tracker.stats.deliveries).toBe(0);
+  });
+
+  it('a QoS 1 PUBLISH carries the number of its TCP connection: a 4-tuple reused after its flow ended is a later connection', () => {
+    const command = (dup: boolean) => encode({ cmd: 'publish', topic: 'ward/pump-01/command', payload: Buffer.from('{"id":"c-1"}'), qos: 1, messageId: 311, retain: false, dup });
+    const login = encode({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, keepalive: 60, clientId: 'station-3', username: 'nurse-a', password: Buffer.from(PASSWORD) });
+    const accepted = encode({ cmd: 'connack', returnCode: 0, sessionPresent: false });
+    // The station publishes, loses the link, and reconnects from the same source port (the OS may reuse it).
+    const capture = new CaptureBuilder(STATION, BROKER)
+      .handshake(T0)
+      .send('client', T0 + 1_000, login)
+      .send('server', T0 + 2_000, accepted)
+      .send('client', T0 + 3_000, command(false))
+      .send('client', T0 + 4_000, command(true))
+      .close(T0 + 5_000)
+      .handshake(T0 + 9_000)
+      .send('client', T0 + 10_000, login)
+      .send('server', T0 + 11_000, accepted)
+      .send('client', T0 + 12_000, command(true))
+      .pcap();
+    const { observations, tracker } = track(capture);
+    const sequences = observations.flatMap((o) => (o.kind === 'mqtt-publish' ? [[o.publisherPacket?.dup, o.publisherPacket?.connection]] : []));
+    expect(sequences).toEqual([
+      [false, { ingest: 'capture', sequence: 1 }],
+      [true, { ingest: 'capture', sequence: 1 }],
+      [true, { ingest: 'capture', sequence: 2 }],
+    ]);
+    expect(tracker.stats.flows).toBe(2);
+  });
+
   it('server-to-client PUBLISHes are deliveries: counted, not reported again', () => {
     const { observations, tracker, up, down } = session();
     tracker.onData(up, connect('nurse-a'), 1000);

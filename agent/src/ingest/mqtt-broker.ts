@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import type { ClientIdentity, ObservationSink } from './observation.ts';
+import type { ClientIdentity, MqttConnection, ObservationSink } from './observation.ts';
 import type { MqttAccountVerifier } from './mqtt-account-verifier.ts';
 import { normalizeAddress } from './address.ts';
 
@@ -57,6 +57,9 @@ export class MqttBrokerIngest {
   private broker: Aedes | null = null;
   private readonly servers: Server[] = [];
   private readonly identities = new WeakMap<Client, ClientIdentity>();
+  /** Each accepted connection's number (observation.ts, MqttConnection): aedes makes one Client per connection. */
+  private readonly connections = new WeakMap<Client, MqttConnection>();
+  private connectionsAccepted = 0;
   private readonly sockets = new Set<Socket>();
   private readonly loggedIn = new WeakSet<object>();
   private readonly now: () => number;
@@ -89,6 +92,17 @@ export class MqttBrokerIngest {
     return { clientId: client.id ?? '', username, address: normalizeAddress(socket.remoteAddress) };
   }
 
+  /** The connection's number, given when its login is accepted (so before any PUBLISH of it); counted from 1 by this ingest. */
+  private connectionOf(client: Client): MqttConnection {
+    let connection = this.connections.get(client);
+    if (connection === undefined) {
+      this.connectionsAccepted += 1;
+      connection = { ingest: 'in-path', sequence: this.connectionsAccepted };
+      this.connections.set(client, connection);
+    }
+    return connection;
+  }
+
   async start(): Promise<BrokerPorts> {
     const { verifier, allowAnonymous, logger } = this.options;
     const sink = (observation: Parameters<ObservationSink>[0]): void => this.observe(observation);
@@ -104,6 +118,7 @@ export class MqttBrokerIngest {
         if (username === undefined) {
           if (allowAnonymous) {
             this.identities.set(client, this.identityOf(client, null));
+            this.connectionOf(client);
             this.loggedIn.add(client.conn);
             done(null, true);
           } else {
@@ -115,6 +130,7 @@ export class MqttBrokerIngest {
           (result) => {
             if (result.ok) {
               this.identities.set(client, this.identityOf(client, username));
+              this.connectionOf(client);
               this.loggedIn.add(client.conn);
               done(null, true);
             } else {
@@ -137,6 +153,10 @@ export class MqttBrokerIngest {
     broker.on('publish', (packet, client) => {
       // $SYS heartbeats are the broker's own; they say nothing about the ward.
       if (client === null && packet.topic.startsWith('$SYS/')) return;
+      // For a client's PUBLISH aedes emits the packet as the client sent it (aedes.js
+      // callPublished: PublishState.packet), so DUP and the packet id are the publisher's.
+      // A last will has no packet id: it is the broker publishing, not a re-send.
+      const packetId = client === null || packet.qos === 0 ? undefined : packet.messageId;
       sink({
         kind: 'mqtt-publish',
         ts: this.now(),
@@ -145,6 +165,7 @@ export class MqttBrokerIngest {
         payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
         retain: packet.retain,
         qos: packet.qos,
+        publisherPacket: packetId === undefined || client === null ? undefined : { dup: packet.dup, packetId, connection: this.connectionOf(client) },
       });
     });
     broker.on('subscribe', (subscriptions, client) => {

@@ -363,6 +363,9 @@ export class MqttTapIngest {
     const ts = this.now();
     try {
       // `via: 'tap'` tells the normalizer the sender is not visible (not a broker-internal publish).
+      // No publisherPacket: this is the broker's delivery to the tap, with the broker's packet
+      // id and a DUP that says nothing of the publisher's [MQTT-3.3.1-3], so an honest QoS 1
+      // re-send cannot be told from a replay here and stays `command-replay`.
       this.options.sink({ kind: 'mqtt-publish', ts, client: null, via: 'tap', topic, payload, retain: packet.retain, qos: packet.qos });
     } catch (error) {
       this.sinkFailures += 1;

@@ -1,5 +1,5 @@
 import type { IConnackPacket, Packet } from 'mqtt-packet';
-import type { ClientIdentity, Observation, ObservationSink } from '../../ingest/observation.ts';
+import type { ClientIdentity, MqttConnection, Observation, ObservationSink, PublisherPacket } from '../../ingest/observation.ts';
 import type { StreamDirection, TcpFlow } from '../pcap/index.ts';
 import { CONNACK_ACCEPTED, connackRefusalReason } from './connack-codes.ts';
 import type { MqttProtocolVersion } from './fixed-header.ts';
@@ -22,7 +22,10 @@ import { DEFAULT_MAX_PACKET_BYTES, MqttStreamDecoder, type MqttDecoderAnomalyNam
  * - PUBLISH / SUBSCRIBE from the client → `mqtt-publish` / `mqtt-subscribe`. Those sent
  *   before the CONNACK (3.1.1 §3.1.4 lets a client send on without waiting) are held, up
  *   to `maxHeldPackets`, and reported at the CONNACK's time when it accepts: the broker
- *   acts on them only then, and never if it refuses [MQTT-3.1.4-5].
+ *   acts on them only then, and never if it refuses [MQTT-3.1.4-5]. A QoS 1 or 2
+ *   PUBLISH carries its DUP flag, packet id and connection (`publisherPacket`), as the
+ *   broker ingest's: the connection is the flow's number in opening order, so a 4-tuple
+ *   reused after its flow ended (FIN, RST, reuse) is a later connection.
  * - Any other server packet while the CONNACK is awaited shows an accepted session whose
  *   CONNACK the capture lost (a server sends nothing else first [MQTT-3.2.0-1]): taken as
  *   accepted, `missing-connack`.
@@ -120,11 +123,13 @@ type Session =
   | 'ended';           // DISCONNECT seen
 
 type HeldPacket =
-  | { readonly kind: 'mqtt-publish'; readonly topic: string; readonly payload: Buffer; readonly retain: boolean; readonly qos: 0 | 1 | 2 }
+  | { readonly kind: 'mqtt-publish'; readonly topic: string; readonly payload: Buffer; readonly retain: boolean; readonly qos: 0 | 1 | 2; readonly publisherPacket: PublisherPacket | undefined }
   | { readonly kind: 'mqtt-subscribe'; readonly topicFilters: readonly string[] };
 
 interface FlowState {
   readonly key: string;
+  /** This flow instance among all the tracker opened (observation.ts, MqttConnection). */
+  readonly connection: MqttConnection;
   readonly address: string;
   readonly toServer: MqttStreamDecoder;
   readonly toClient: MqttStreamDecoder;
@@ -231,6 +236,8 @@ export class MqttFlowTracker {
     const options = { maxPacketBytes: this.maxPacketBytes };
     const state: FlowState = {
       key: flow.key,
+      // Its number among the flows opened since the start (stats.flows, counted below).
+      connection: { ingest: 'capture', sequence: this.stats.flows + 1 },
       address: flow.client.ip,
       toServer: new MqttStreamDecoder({ ...options, direction: 'client-to-server' }),
       toClient: new MqttStreamDecoder({ ...options, direction: 'server-to-client' }),
@@ -342,7 +349,9 @@ export class MqttFlowTracker {
         return;
       case 'publish': {
         const payload = copyOf(packet.payload);
-        return this.clientAction(state, { kind: 'mqtt-publish', topic: packet.topic, payload, retain: packet.retain, qos: packet.qos }, payload.length);
+        // The client's own header: DUP and packet id say whether this is its re-send (observation.ts, PublisherPacket).
+        const publisherPacket = packet.qos === 0 || packet.messageId === undefined ? undefined : { dup: packet.dup, packetId: packet.messageId, connection: state.connection };
+        return this.clientAction(state, { kind: 'mqtt-publish', topic: packet.topic, payload, retain: packet.retain, qos: packet.qos, publisherPacket }, payload.length);
       }
       case 'subscribe':
         return this.clientAction(state, { kind: 'mqtt-subscribe', topicFilters: packet.subscriptions.map((subscription) => subscription.topic) }, 0);
@@ -383,7 +392,7 @@ export class MqttFlowTracker {
 
   private report(state: FlowState, action: HeldPacket): void {
     if (action.kind === 'mqtt-publish') {
-      this.emit({ kind: 'mqtt-publish', ts: state.ts, client: state.identity, topic: action.topic, payload: action.payload, retain: action.retain, qos: action.qos });
+      this.emit({ kind: 'mqtt-publish', ts: state.ts, client: state.identity, topic: action.topic, payload: action.payload, retain: action.retain, qos: action.qos, publisherPacket: action.publisherPacket });
     } else {
       this.emit({ kind: 'mqtt-subscribe', ts: state.ts, client: state.identity, topicFilters: action.topicFilters });
     }
@@ -402,6 +411,7 @@ export class MqttFlowTracker {
         if (state.clientBytes === 0) {
           // One-sided capture: the delivery is the only sign of the message (class comment).
           this.anomaly(state, 'server-to-client', 'client-side-missing', 'the broker delivers a message before the capture shows any byte from the client: deliveries reported without a sender until it does');
+          // No publisherPacket: a delivery's DUP and packet id are the broker's [MQTT-3.3.1-3].
           this.emit({ kind: 'mqtt-publish', ts: state.ts, client: null, topic: packet.topic, payload: copyOf(packet.payload), retain: packet.retain, qos: packet.qos });
         }
         if (state.session === 'awaiting-connack') this.accept(state, 'a PUBLISH to the client');
