@@ -11,10 +11,12 @@ import type { SiteConfig } from '../model/site-schema.ts';
 import { topicFor } from '../model/wire.ts';
 import { createMonitor } from '../monitor.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
+import type { ObservationSink } from '../ingest/observation.ts';
 import { InProcessBroker } from './in-process-broker.ts';
 import { InProcessModbusGateway } from './in-process-modbus.ts';
 import { ModbusRegisterBank } from '../../../simulators/src/devices/modbus-register-bank.ts';
 import { scoreScenario, type ScenarioScore } from './scoring.ts';
+import { tapView } from './tap-view.ts';
 import { advanceWithPromises } from './virtual-time.ts';
 
 export interface EvaluationOptions {
@@ -91,7 +93,9 @@ export async function evaluateScenario(scenario: Scenario, options: EvaluationOp
   const startMs = options.startMs ?? DEFAULT_START;
   const clock = new VirtualClock(startMs);
   const monitor = createMonitor(options.config, { sinks: [new CollectingSink()], logger: pino({ level: 'silent' }) });
-  const broker = new InProcessBroker(new MemoryBus(), monitor.verifier, (observation) => monitor.pipeline.ingest(observation), clock);
+  const ingest: ObservationSink = (observation) => monitor.pipeline.ingest(observation);
+  // Through the tap the agent sees publishes without their senders, and no logins (tap-view.ts).
+  const broker = new InProcessBroker(new MemoryBus(), monitor.verifier, scenario.via === 'tap' ? tapView(ingest) : ingest, clock);
   const deviceIndex = new Map(options.config.devices.map((device, index) => [device.id, index]));
   const ward = await startWard({ config: options.config, clock, linkFactory: broker.linkFactory((identity) => wardAddress(identity, deviceIndex)), seed: options.seed, longStay: scenario.longStay });
 

@@ -179,6 +179,13 @@ export const scenarioSchema = z.strictObject({
    * admissions) instead of round-the-clock care: what a learned baseline should learn from.
    */
   longStay: z.boolean().default(false),
+  /**
+   * How the evaluated agent sees the ward's MQTT: `in-path` (its embedded broker, the
+   * default) or `tap` (DESIGN.md, way 2: a subscriber to the site's broker, which sees every
+   * publish but no login, connection or sender). Evaluation only: a live run plays the
+   * steps against whatever agent is running.
+   */
+  via: z.enum(['in-path', 'tap']).default('in-path'),
   actors: z.record(identifier, actorSchema).default({}),
   steps: z.array(stepSchema).min(1),
   expect: z.union([z.literal('none'), z.strictObject({ alerts: z.array(expectedAlertSchema).min(1) })]),

@@ -1,6 +1,8 @@
 import type { DeviceKind } from '../../model/device-profile.ts';
+import { learnedCadenceSamples } from './baseline-cadence-detector.ts';
 import type { BaselineAcceptance } from './baseline-finding.ts';
 import type { BaselineModel, ValueTables } from './baseline-model.ts';
+import { LogHistogram } from './log-histogram.ts';
 import { ValueEnvelope } from './value-envelope.ts';
 
 /** The pending-review key a detector recorded for this acceptance (baseline-*-detector.ts). */
@@ -57,6 +59,14 @@ export function acceptDeviation(model: BaselineModel, acceptance: BaselineAccept
       break;
     case 'version':
       device.versions.see(acceptance.key, ts, samples);
+      break;
+    case 'cadence':
+      // The rate the alert saw becomes the device's learned cadence at once (a learning
+      // period's worth of it), and its intervals are learned on from there.
+      if (typeof acceptance.value === 'number' && acceptance.value > 0) {
+        device.telemetrySeconds = new LogHistogram();
+        device.telemetrySeconds.add(acceptance.value, learnedCadenceSamples(acceptance.value, model.config));
+      }
       break;
   }
   device.pending.delete(pendingKey(acceptance));

@@ -13,7 +13,7 @@ import { ACCEPT_HINT } from './explain.ts';
  */
 export interface BaselineAcceptance {
   readonly device: string;
-  readonly table: 'value' | 'commander' | 'origin' | 'hour' | 'transition' | 'pusher' | 'version';
+  readonly table: 'value' | 'commander' | 'origin' | 'hour' | 'transition' | 'pusher' | 'version' | 'cadence';
   readonly key: string;
   readonly value?: number | string;
   readonly unit?: string;

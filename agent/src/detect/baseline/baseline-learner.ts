@@ -70,7 +70,7 @@ export class BaselineLearner implements Detector {
       if (!PUSH_COMMANDS.has(event.message.command)) device.lastCommand = { name: event.message.command, ts: event.ts };
     } else if (ownWord(event)) {
       if (learn) this.learnTelemetry(event, device);
-      device.lastTelemetryTs = event.ts;
+      if (publishedByDevice(event)) device.lastTelemetryTs = event.ts;
     }
   }
 
@@ -113,7 +113,8 @@ export class BaselineLearner implements Detector {
   }
 
   private learnTelemetry(event: TelemetryEvent, device: DeviceBaseline): void {
-    if (device.lastTelemetryTs !== null && event.ts > device.lastTelemetryTs) device.telemetrySeconds.add((event.ts - device.lastTelemetryTs) / 1000);
+    // The cadence judged by baseline-cadence-detector.ts: the device's own publishes only.
+    if (publishedByDevice(event) && device.lastTelemetryTs !== null && event.ts > device.lastTelemetryTs) device.telemetrySeconds.add((event.ts - device.lastTelemetryTs) / 1000);
     // Versions change rarely: the table is touched when one changes, and once an hour to keep
     // its entries from expiring, not for every telemetry message.
     let changed = event.ts - device.versionsTouchedAt >= VERSION_TOUCH_MS;
@@ -135,4 +136,14 @@ export class BaselineLearner implements Detector {
 export function ownWord(event: TelemetryEvent): boolean {
   const source = event.source;
   return source === null || source.transport !== 'mqtt' || source.account === event.device.config.account;
+}
+
+/**
+ * Telemetry the device published itself over MQTT (its own account, or a sender the tap or
+ * a capture cannot name), whose cadence is the device's own. A Modbus read of the input
+ * registers is telemetry too (source null), but it comes at the pace of whichever master
+ * polls, so it stays out of the cadence.
+ */
+export function publishedByDevice(event: TelemetryEvent): boolean {
+  return event.source !== null && ownWord(event);
 }

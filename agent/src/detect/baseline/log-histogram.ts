@@ -83,6 +83,36 @@ export class LogHistogram {
     return this.highest;
   }
 
+  /**
+   * The mean of the values between the `low` and `high` quantiles (0 ≤ low < high ≤ 1), each
+   * taken at its bucket's middle (so within 2 %) clamped to the observed min and max: a mean
+   * that neither tail can pull. Telemetry intervals use it: a night switched off or a reboot
+   * is one long interval among thousands and drops out at the top, the reports after
+   * commands drop out at the bottom, and a device that sends two messages per period still
+   * averages to its true rate (a median would give either of the two spacings). NaN when
+   * empty.
+   */
+  trimmedMean(low: number, high: number): number {
+    if (this.total === 0 || !(high > low)) return Number.NaN;
+    const skip = Math.floor(Math.max(0, low) * this.total);
+    const keep = Math.max(1, Math.ceil(Math.min(1, high) * this.total) - skip);
+    let skipped = 0;
+    let taken = 0;
+    let sum = 0;
+    this.sorted ??= [...this.counts.keys()].sort((a, b) => a - b);
+    for (const bucket of this.sorted) {
+      let count = this.counts.get(bucket) ?? 0;
+      const skipping = Math.min(count, skip - skipped);
+      skipped += skipping;
+      count = Math.min(count - skipping, keep - taken);
+      if (count <= 0) continue;
+      sum += count * Math.min(this.highest, Math.max(this.lowest, bucketValue(bucket)));
+      taken += count;
+      if (taken >= keep) break;
+    }
+    return taken === 0 ? Number.NaN : sum / taken;
+  }
+
   toJSON(): LogHistogramJson {
     const buckets: Record<string, number> = {};
     for (const [bucket, count] of [...this.counts].sort((a, b) => a[0] - b[0])) buckets[String(bucket)] = count;
