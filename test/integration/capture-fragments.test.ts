@@ -18,8 +18,8 @@ const noTshark = missingPeer('tshark', 'tshark') !== null;
 const T0 = Date.parse('2026-11-28T08:00:00Z') * 1000;
 const COMMAND = JSON.stringify({ id: '5b0e6a57-1c2d-4e8f-9a0b-7c6d5e4f3a21', ts: '2026-11-28T08:00:00.000Z', issuer: 'guest', user: 'guest', command: 'set_rate', params: { rate_ml_h: 320 } });
 
-/** A guest's session to the broker; the PUBLISH frame is cut into IP fragments and handed to `arrange`. */
-function guestCommandCapture(arrange: (fragments: Buffer[]) => Buffer[]): Buffer {
+/** A guest's session to the broker; the PUBLISH frame is cut into IP fragments (at `cutsFor` its IP payload length) and handed to `arrange`. */
+function guestCommandCapture(arrange: (fragments: Buffer[]) => Buffer[], cutsFor: (payloadBytes: number) => number[] = () => [64, 128]): Buffer {
   const up: Direction = { seq: 1000, src: [10, 4, 0, 66], dst: [10, 4, 0, 2], srcPort: 40_066, dstPort: 1883 };
   const down: Direction = { seq: 7000, src: [10, 4, 0, 2], dst: [10, 4, 0, 66], srcPort: 1883, dstPort: 40_066 };
   const frames = [
@@ -30,7 +30,7 @@ function guestCommandCapture(arrange: (fragments: Buffer[]) => Buffer[]): Buffer
   ];
   const publish = frame(up, mqttPublish('ward/pump-01/command', COMMAND));
   const ip = publish.subarray(14);
-  const fragments = fragmentIpv4(ip, [64, 128]).map((packet) => Buffer.concat([publish.subarray(0, 14), packet]));
+  const fragments = fragmentIpv4(ip, cutsFor(ip.length - 20)).map((packet) => Buffer.concat([publish.subarray(0, 14), packet]));
   return pcapFile([...frames, ...arrange(fragments)].map((data, index) => ({ seconds: Math.floor(T0 / 1e6), fraction: index * 1_000, data })));
 }
 
@@ -58,7 +58,21 @@ describe.skipIf(noTshark)('IP fragments in a capture (tshark as the reference)',
     expect(lines.filter((line) => line.event === 'alert' && line.type === 'unauthorized-command' && line.deviceId === 'pump-01')).toHaveLength(1);
   });
 
-  it('a second copy of the middle fragment with other bytes: tshark reports the conflict, the agent names the overlap and judges no guessed command', async () => {
+  it('the same command in 8-byte fragments (tiny-fragment evasion): both decode it, and the agent alerts', async () => {
+    const file = join(data.dir, 'tiny-fragments.pcap');
+    let pieces = 0;
+    writeFileSync(file, guestCommandCapture((fragments) => {
+      pieces = fragments.length;
+      return fragments;
+    }, (payloadBytes) => Array.from({ length: Math.ceil(payloadBytes / 8) - 1 }, (_, index) => (index + 1) * 8)));
+    expect(pieces).toBeGreaterThan(25);
+    expect(await tsharkTopics(file)).toEqual(['ward/pump-01/command']);
+    const lines = await replay(file);
+    expect(lines.at(-1)?.ipFragments).toEqual({ taken: pieces, reassembled: 1 });
+    expect(lines.filter((line) => line.event === 'alert' && line.type === 'unauthorized-command' && line.deviceId === 'pump-01')).toHaveLength(1);
+  });
+
+  it('a second copy of the middle fragment with other bytes: tshark reports the conflict; the agent judges no guessed command and raises ip-fragment-evasion naming the sender', async () => {
     const file = join(data.dir, 'overlapping-fragments.pcap');
     writeFileSync(file, guestCommandCapture(([first, second, third]) => {
       if (first === undefined || second === undefined || third === undefined) throw new Error('three fragments expected');
@@ -74,5 +88,8 @@ describe.skipIf(noTshark)('IP fragments in a capture (tshark as the reference)',
     expect(summary?.anomalies).toMatchObject({ 'ip-fragment-overlap': 1 });
     expect(summary?.ipFragments).toEqual({ taken: 4, reassembled: 0 });
     expect(lines.filter((line) => line.event === 'alert' && line.type === 'unauthorized-command')).toHaveLength(0);
+    const evasion = lines.filter((line) => line.event === 'alert' && line.type === 'ip-fragment-evasion');
+    expect(evasion).toHaveLength(1);
+    expect(evasion[0]).toMatchObject({ severity: 'high', title: expect.stringContaining('10.4.0.66 sent IP fragments that overlap with different bytes') });
   });
 });

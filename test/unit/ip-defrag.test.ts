@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DATAGRAM_OVERHEAD_BYTES, PIECE_OVERHEAD_BYTES } from '../../agent/src/protocol/pcap/ip-defrag.ts';
 import { IpDefragmenter, readCapture, type IpDefragAnomalyName, type IpFragment } from '../../agent/src/protocol/pcap/index.ts';
 import { decodeIpTcp } from '../../agent/src/protocol/pcap/index.ts';
 import { ethernet, fragmentIpv4, fragmentIpv6, ipv4, ipv6, pcapFile, tcpHeader } from '../helpers/packet-builders.ts';
@@ -43,7 +44,7 @@ describe('IP fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5)', () => {
       expect(decodeIpTcp(last.packet)).toMatchObject({ kind: 'tcp', segment: { dstPort: 502, payload: MODBUS_WRITE } });
       expect(seen).toEqual([]);
       expect(defrag.pending).toBe(0);
-      expect(defrag.bytesHeld).toBe(0);
+      expect(defrag.budgetSpent).toBe(0);
     }
     const captured = streamOf([pieces[2], pieces[0], pieces[1]].map((piece) => piece ?? Buffer.alloc(0)));
     expect(captured.payload).toEqual(MODBUS_WRITE);
@@ -65,7 +66,7 @@ describe('IP fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5)', () => {
     expect(captured.anomalies).toEqual({});
   });
 
-  it('overlapping fragments with different bytes: the datagram is dropped and named, never guessed at, and its later fragments stay dropped', () => {
+  it('overlapping fragments with different bytes: the datagram is dropped and named, never guessed at', () => {
     const pieces = fragmentIpv4(whole, [16, 32]);
     // The classic evasion (RFC 1858 §4): a second copy of the middle piece with other register values.
     const forged = Buffer.from(pieces[1] ?? Buffer.alloc(0));
@@ -74,16 +75,23 @@ describe('IP fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5)', () => {
     expect(defrag.push(fragmentOf(pieces[0] ?? Buffer.alloc(0)), T0 * 1e6).kind).toBe('pending');
     expect(defrag.push(fragmentOf(pieces[1] ?? Buffer.alloc(0)), T0 * 1e6).kind).toBe('pending');
     expect(defrag.push(fragmentOf(forged), T0 * 1e6).kind).toBe('dropped');
-    expect(defrag.push(fragmentOf(pieces[2] ?? Buffer.alloc(0)), T0 * 1e6).kind).toBe('dropped');
     expect(seen).toEqual(['ip-fragment-overlap']);
-    expect(defrag.bytesHeld).toBe(0);
-    // The tombstone goes at the timeout without a second anomaly.
-    expect(defrag.push(fragmentOf(fragmentIpv4(ipv4(tcpHeader({ payload: MODBUS_WRITE }), { src: '10.0.0.6' }), [16])[0] ?? Buffer.alloc(0)), (T0 + 31) * 1e6).kind).toBe('pending');
-    expect(seen).toEqual(['ip-fragment-overlap']);
-    expect(defrag.pending).toBe(1);
+    expect(defrag.pending).toBe(0);
+    expect(defrag.budgetSpent).toBe(0);
 
     const captured = streamOf([pieces[0], forged, pieces[1], pieces[2]].map((piece) => piece ?? Buffer.alloc(0)));
     expect(captured.payload).toHaveLength(0);
+    // The pieces after the drop start a new datagram, which never completes: named too.
+    expect(captured.anomalies).toEqual({ 'ip-fragment-overlap': 1, 'ip-fragment-incomplete': 1 });
+  });
+
+  it('a decoy overlap does not hide the real datagram sent after it under the same id (as Linux since 4.19)', () => {
+    const decoy = fragmentIpv4(whole, [16, 32]);
+    const forged = Buffer.from(decoy[0] ?? Buffer.alloc(0));
+    forged.writeUInt8(forged.readUInt8(forged.length - 1) ^ 0xff, forged.length - 1);
+    const real = fragmentIpv4(whole, [16, 32]);
+    const captured = streamOf([decoy[0], forged, ...real].map((piece) => piece ?? Buffer.alloc(0)));
+    expect(captured.payload).toEqual(MODBUS_WRITE);
     expect(captured.anomalies).toEqual({ 'ip-fragment-overlap': 1 });
   });
 
@@ -124,33 +132,63 @@ describe('IP fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5)', () => {
     defrag.flush();
     expect(seen).toEqual(['ip-fragment-incomplete', 'ip-fragment-incomplete', 'ip-fragment-incomplete']);
     expect(defrag.pending).toBe(0);
-    expect(defrag.bytesHeld).toBe(0);
+    expect(defrag.budgetSpent).toBe(0);
   });
 
-  it('is bounded: past maxDatagrams the oldest unfinished datagram goes (counted); past the byte cap too; too many pieces drop the datagram', () => {
-    const { defrag, seen } = defragmenter({ maxDatagrams: 4, maxBytes: 1_000, maxFragmentsPerDatagram: 3 });
-    for (let source = 1; source <= 6; source += 1) {
-      const first = fragmentIpv4(ipv4(tcpHeader({ payload: MODBUS_WRITE }), { src: `10.0.1.${source}` }), [16])[0] ?? Buffer.alloc(0);
-      defrag.push(fragmentOf(first), T0 * 1e6);
-    }
+  it('is bounded by one memory budget that charges every datagram and piece; past it the oldest unfinished datagram goes, named', () => {
+    const firstOf = (source: number): IpFragment => fragmentOf(fragmentIpv4(ipv4(tcpHeader({ payload: MODBUS_WRITE }), { src: `10.0.1.${source}` }), [16])[0] ?? Buffer.alloc(0));
+    const oneDatagram = DATAGRAM_OVERHEAD_BYTES + 16 + PIECE_OVERHEAD_BYTES;
+    const { defrag, seen } = defragmenter({ maxBytes: 4 * oneDatagram });
+    for (let source = 1; source <= 6; source += 1) defrag.push(firstOf(source), T0 * 1e6);
     expect(defrag.pending).toBe(4);
     expect(seen).toEqual(['ip-fragment-overflow', 'ip-fragment-overflow']);
-    expect(defrag.bytesHeld).toBe(4 * 16);
+    expect(defrag.budgetSpent).toBe(4 * oneDatagram);
 
     const big = ipv4(Buffer.concat([tcpHeader({}), Buffer.alloc(1_200)]), { src: '10.0.2.1' });
     const bigPieces = fragmentIpv4(big, [600]);
     const bytes = defragmenter({ maxBytes: 1_000 });
-    bytes.defrag.push(fragmentOf(bigPieces[0] ?? Buffer.alloc(0)), T0 * 1e6);
-    expect(bytes.seen).toEqual([]);
-    expect(bytes.defrag.push(fragmentOf(bigPieces[1] ?? Buffer.alloc(0)), T0 * 1e6).kind).toBe('dropped');
+    expect(bytes.defrag.push(fragmentOf(bigPieces[0] ?? Buffer.alloc(0)), T0 * 1e6).kind).toBe('dropped');
     expect(bytes.seen).toEqual(['ip-fragment-overflow']);
-    expect(bytes.defrag.bytesHeld).toBe(0);
+    expect(bytes.defrag.budgetSpent).toBe(0);
+  });
 
-    const many = defragmenter({ maxFragmentsPerDatagram: 3 });
-    const tiny = fragmentIpv4(whole, [8, 16, 24, 32]);
-    const kinds = tiny.map((piece) => many.defrag.push(fragmentOf(piece), T0 * 1e6).kind);
-    expect(kinds).toEqual(['pending', 'pending', 'pending', 'dropped', 'pending']);
-    expect(many.seen).toEqual(['ip-fragment-overflow']);
+  it('a flood of decoy datagrams cannot push a real one out quietly: the real one is named when it goes', () => {
+    const { defrag, seen } = defragmenter();
+    const real = fragmentIpv4(whole, [16, 32]);
+    defrag.push(fragmentOf(real[0] ?? Buffer.alloc(0)), T0 * 1e6);
+    // Decoys of 8 bytes with fresh ids until the budget is spent (about 13,000 of them).
+    let id = 0;
+    while (!seen.includes('ip-fragment-overflow')) {
+      id += 1;
+      const decoy = ipv4(Buffer.alloc(16), { fragment: 0x2000, src: '10.0.9.9' });
+      decoy.writeUInt16BE(id, 4);
+      defrag.push(fragmentOf(decoy), T0 * 1e6);
+    }
+    expect(id).toBeGreaterThan(10_000);
+    expect(seen).toEqual(['ip-fragment-overflow']);
+  });
+
+  it('tiny fragments: a datagram in 8-byte pieces, in any order, is reassembled, not given up', () => {
+    const padded = ipv4(tcpHeader({ payload: Buffer.concat([MODBUS_WRITE, Buffer.alloc(600, 0x41)]) }));
+    const cuts = Array.from({ length: Math.floor((padded.length - 20 - 1) / 8) }, (_, index) => (index + 1) * 8);
+    const pieces = fragmentIpv4(padded, cuts);
+    expect(pieces.length).toBeGreaterThan(75);
+    for (const order of [pieces, [...pieces].reverse(), pieces.map((_, index) => pieces[(index * 37) % pieces.length] ?? Buffer.alloc(0))]) {
+      const { defrag, seen } = defragmenter();
+      const results = order.map((piece) => defrag.push(fragmentOf(piece), T0 * 1e6));
+      const last = results.at(-1);
+      if (last?.kind !== 'complete') throw new Error(`not reassembled: ${last?.kind}`);
+      expect(last.packet.subarray(20)).toEqual(padded.subarray(20));
+      expect(seen).toEqual([]);
+    }
+  });
+
+  it('a fragment with more to follow whose length is not a multiple of 8 is dropped and named (RFC 791 §3.2)', () => {
+    const bad = ipv4(Buffer.alloc(13), { fragment: 0x2000 });
+    const { defrag, seen } = defragmenter();
+    expect(defrag.push(fragmentOf(bad), T0 * 1e6).kind).toBe('dropped');
+    expect(seen).toEqual(['ip-fragment-misaligned']);
+    expect(defrag.pending).toBe(0);
   });
 
   it('fragments reaching past 65,535 bytes are oversize (the "ping of death" shape)', () => {

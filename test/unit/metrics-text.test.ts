@@ -142,12 +142,14 @@ describe('counters on the pipeline', () => {
     counters.count({ kind: 'mqtt-publish', ts: 0, client: null, topic: 't', payload: Buffer.alloc(0), retain: false, qos: 0, via: 'tap' }, 'tap');
     counters.count({ kind: 'modbus-request', ts: 0, master: { address: '10.0.0.2', port: 1 }, deviceId: 'd', unitId: 1, transactionId: 1, pdu: Buffer.from([3]) }, 'capture');
     counters.count({ kind: 'modbus-request', ts: 0, master: { address: '10.0.0.2', port: 1 }, deviceId: 'd', unitId: 1, transactionId: 2, pdu: Buffer.from([3]) }, 'capture');
+    counters.count({ kind: 'capture-anomaly', ts: 0, source: '10.0.0.3', destination: '10.0.0.4', name: 'ip-fragment-overlap', detail: '' }, 'capture');
     const entries = counters.entries();
     expect(entries.filter((entry) => entry.via === 'in-path')).toHaveLength(9);
     expect(entries.find((entry) => entry.via === 'in-path' && entry.kind === 'publish')?.count).toBe(1);
     expect(entries.filter((entry) => entry.via !== 'in-path')).toEqual([
       { protocol: 'mqtt', kind: 'publish', via: 'tap', count: 1 },
       { protocol: 'modbus', kind: 'request', via: 'capture', count: 2 },
+      { protocol: 'ip', kind: 'anomaly', via: 'capture', count: 1 },
     ]);
   });
 

@@ -550,8 +550,8 @@ describe('readCapture', () => {
     ]);
     const seen: string[] = [];
     const summary = readCapture(file.subarray(0, file.length - 1), { onAnomaly: (name) => seen.push(name) });
-    // The lone first fragment waits for the rest; the end of the capture finds it incomplete.
-    expect(summary).toMatchObject({ records: 3, nonIp: 1, ipFragments: 1, ipReassembled: 0, anomalies: { 'ip-fragment-incomplete': 1, 'link-truncated': 1, 'pcap-truncated-record': 1 } });
-    expect(seen).toEqual(['link-truncated', 'pcap-truncated-record', 'ip-fragment-incomplete']);
+    // A first fragment of 20 bytes with more to follow: not a multiple of 8 (RFC 791 §3.2), dropped at once.
+    expect(summary).toMatchObject({ records: 3, nonIp: 1, ipFragments: 1, ipReassembled: 0, anomalies: { 'ip-fragment-misaligned': 1, 'link-truncated': 1, 'pcap-truncated-record': 1 } });
+    expect(seen).toEqual(['ip-fragment-misaligned', 'link-truncated', 'pcap-truncated-record']);
   });
 });

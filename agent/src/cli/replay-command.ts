@@ -44,6 +44,9 @@ class ReplayCounts {
       case 'mqtt-anomaly':
         bump(this.anomalies, `mqtt-${observation.name}`);
         return;
+      case 'capture-anomaly':
+        // Counted with the decoder's own anomalies (its summary), which are added at the end.
+        return;
       default:
         bump(this.mqtt, observation.kind.replace(/^mqtt-/, ''));
     }

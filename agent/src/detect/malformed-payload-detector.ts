@@ -29,7 +29,8 @@ export class MalformedPayloadDetector implements Detector {
   }
 
   inspect(event: PipelineEvent, report: FindingSink): void {
-    if (event.kind !== 'anomaly' || CAPTURE_CONTEXT_ANOMALIES.has(event.name)) return;
+    // IP-layer anomalies of a capture are not payloads: ip-fragment-evasion-detector.ts judges them.
+    if (event.kind !== 'anomaly' || CAPTURE_CONTEXT_ANOMALIES.has(event.name) || event.source?.transport === 'ip') return;
     const sender = event.source === null ? 'broker' : (event.source.account ?? `anonymous@${event.source.address}`);
     if (this.counter.record(boundedKey(sender), event.ts) === null) return;
     const target = event.device === null ? event.topic.slice(0, 80) : deviceLabel(event.device);

@@ -6,7 +6,7 @@ export type ObservedVia = 'in-path' | 'tap' | 'capture';
 type ObservationKind = Observation['kind'];
 
 /** Every observation kind as protocol and kind labels; a fixed set, so the label set is bounded. */
-const KINDS: Readonly<Record<ObservationKind, { readonly protocol: 'mqtt' | 'modbus'; readonly kind: string; readonly index: number }>> = {
+const KINDS: Readonly<Record<ObservationKind, { readonly protocol: 'mqtt' | 'modbus' | 'ip'; readonly kind: string; readonly index: number }>> = {
   'mqtt-publish': { protocol: 'mqtt', kind: 'publish', index: 0 },
   'mqtt-connect': { protocol: 'mqtt', kind: 'connect', index: 1 },
   'mqtt-disconnect': { protocol: 'mqtt', kind: 'disconnect', index: 2 },
@@ -16,13 +16,14 @@ const KINDS: Readonly<Record<ObservationKind, { readonly protocol: 'mqtt' | 'mod
   'modbus-request': { protocol: 'modbus', kind: 'request', index: 6 },
   'modbus-response': { protocol: 'modbus', kind: 'response', index: 7 },
   'modbus-anomaly': { protocol: 'modbus', kind: 'anomaly', index: 8 },
+  'capture-anomaly': { protocol: 'ip', kind: 'anomaly', index: 9 },
 };
-const KIND_COUNT = 9;
+const KIND_COUNT = 10;
 const VIAS: readonly ObservedVia[] = ['in-path', 'tap', 'capture'];
 const VIA_INDEX: Readonly<Record<ObservedVia, number>> = { 'in-path': 0, tap: 1, capture: 2 };
 
 export interface ObservationCount {
-  readonly protocol: 'mqtt' | 'modbus';
+  readonly protocol: 'mqtt' | 'modbus' | 'ip';
   readonly kind: string;
   readonly via: ObservedVia;
   readonly count: number;
@@ -40,13 +41,14 @@ export class ObservationCounters {
     this.counts[slot] = (this.counts[slot] as number) + 1;
   }
 
-  /** In-path counts always (zero included, so a rate is defined from the start); tap and capture ones once seen. */
+  /** In-path counts always (zero included, so a rate is defined from the start), but for `ip`; tap and capture ones once seen. */
   entries(): ObservationCount[] {
     const entries: ObservationCount[] = [];
     VIAS.forEach((via, viaIndex) => {
       for (const { protocol, kind, index } of Object.values(KINDS)) {
         const count = this.counts[viaIndex * KIND_COUNT + index] as number;
-        if (via === 'in-path' || count > 0) entries.push({ protocol, kind, via, count });
+        // IP-layer anomalies come only from captures: no standing in-path zero for them.
+        if ((via === 'in-path' && protocol !== 'ip') || count > 0) entries.push({ protocol, kind, via, count });
       }
     });
     return entries;

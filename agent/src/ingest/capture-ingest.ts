@@ -51,6 +51,7 @@ export class CaptureIngest {
   private readonly devicesByAddress: ReadonlyMap<string, string>;
   private readonly mqttFlowKeys = new Set<string>();
   private lastEventTime = 0;
+  private lastRecordMicros = 0;
   private invalidTimestamps = 0;
   private readonly mqtt: NonNullable<CaptureIngestOptions['mqtt']>;
   private modbusFlowCount = 0;
@@ -74,7 +75,15 @@ export class CaptureIngest {
       {
         onData: (flow, payload, tsMicros) => this.onData(flow, payload, this.eventTime(tsMicros)),
         onEnd: (flow) => this.onEnd(flow),
-        onAnomaly: (name, _detail, flow) => {
+        onRecord: (record) => {
+          this.lastRecordMicros = record.tsMicros;
+        },
+        onAnomaly: (name, detail, flow, endpoints) => {
+          // IP fragment anomalies: the datagram's addresses are all that is known (ip-fragment-evasion-detector.ts judges them).
+          if (endpoints !== undefined) {
+            options.ingest({ kind: 'capture-anomaly', ts: this.eventTime(this.lastRecordMicros), source: endpoints.source, destination: endpoints.destination, name, detail });
+            return;
+          }
           if (flow === null || name !== 'tcp-gap') return;
           const observer = this.modbusFlows.get(flow.key);
           if (observer !== undefined) observer.resetDirection(flow.direction === 'client-to-server' ? 'request' : 'response');

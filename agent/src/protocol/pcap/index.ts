@@ -4,7 +4,7 @@
  * chunks as they come (a file, or a live `tcpdump -U -w -` pipe); `readCapture` runs a
  * whole buffer through it for tests and tools.
  */
-import { IpDefragmenter, type IpDefragAnomalyName, type IpDefragOptions } from './ip-defrag.ts';
+import { IpDefragmenter, type FragmentEndpoints, type IpDefragAnomalyName, type IpDefragOptions } from './ip-defrag.ts';
 import { decodeIpTcp, type IpTcpAnomalyName, type IpTcpResult, type TcpSegment } from './ip-tcp.ts';
 import { decodeLinkLayer, type LinkAnomalyName } from './link-layer.ts';
 import { CaptureReader, type CaptureAnomalyName, type CaptureRecord } from './pcap-reader.ts';
@@ -17,7 +17,7 @@ export type { LinkAnomalyName, LinkLayerResult } from './link-layer.ts';
 export { TCP_FLAGS, decodeIpTcp, ipv6Text } from './ip-tcp.ts';
 export type { IpTcpAnomalyName, IpTcpResult, TcpSegment } from './ip-tcp.ts';
 export { IpDefragmenter } from './ip-defrag.ts';
-export type { IpDefragAnomalyName, IpDefragOptions, IpFragment } from './ip-defrag.ts';
+export type { FragmentEndpoints, IpDefragAnomalyName, IpDefragOptions, IpFragment } from './ip-defrag.ts';
 export {
   DEFAULT_MAX_BUFFERED_BYTES_PER_FLOW,
   DEFAULT_MAX_FLOWS,
@@ -37,8 +37,8 @@ export interface CaptureHandlers {
   /** Reassembled payload of one direction of one flow. */
   onData?(flow: TcpFlow, payload: Buffer, tsMicros: number): void;
   onEnd?(flow: TcpFlow, reason: FlowEndReason): void;
-  /** Every anomaly of every layer; `flow` is set for stream anomalies. */
-  onAnomaly?(name: CaptureDecodeAnomalyName, detail: string, flow: TcpFlow | null): void;
+  /** Every anomaly of every layer; `flow` is set for stream anomalies, `endpoints` for IP fragment anomalies (the datagram's addresses). */
+  onAnomaly?(name: CaptureDecodeAnomalyName, detail: string, flow: TcpFlow | null, endpoints?: FragmentEndpoints): void;
 }
 
 export interface CaptureDecoderOptions extends TcpStreamOptions {
@@ -79,7 +79,7 @@ export class CaptureDecoder {
       { record: (record) => this.record(record), anomaly: (name, detail) => this.anomaly(name, detail, null) },
       options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes },
     );
-    this.defrag = new IpDefragmenter((name, detail) => this.anomaly(name, `record ${this.summary.records}: ${detail}`, null), options.defrag);
+    this.defrag = new IpDefragmenter((name, detail, endpoints) => this.anomaly(name, `record ${this.summary.records}: ${detail}`, null, { source: endpoints.source, destination: endpoints.destination }), options.defrag);
     this.streams = new TcpStreamAssembler(
       {
         onData: (flow, payload, tsMicros) => {
@@ -105,9 +105,9 @@ export class CaptureDecoder {
     return this.summary;
   }
 
-  private anomaly(name: CaptureDecodeAnomalyName, detail: string, flow: TcpFlow | null): void {
+  private anomaly(name: CaptureDecodeAnomalyName, detail: string, flow: TcpFlow | null, endpoints?: FragmentEndpoints): void {
     this.summary.anomalies[name] = (this.summary.anomalies[name] ?? 0) + 1;
-    this.handlers.onAnomaly?.(name, detail, flow);
+    this.handlers.onAnomaly?.(name, detail, flow, endpoints);
   }
 
   private record(record: CaptureRecord): void {
@@ -143,7 +143,7 @@ export class CaptureDecoder {
     this.summary.ipReassembled += 1;
     const reassembled = decodeIpTcp(result.packet);
     if (reassembled.kind !== 'fragment') return reassembled;
-    this.anomaly('ip-fragment-nested', `record ${this.summary.records}: a reassembled IPv${reassembled.fragment.ipVersion} datagram is itself a fragment`, null);
+    this.anomaly('ip-fragment-nested', `record ${this.summary.records}: a reassembled IPv${reassembled.fragment.ipVersion} datagram is itself a fragment`, null, reassembled.fragment);
     return null;
   }
 }

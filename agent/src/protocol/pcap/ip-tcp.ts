@@ -94,7 +94,7 @@ function ipv4(packet: Buffer): IpTcpResult {
     header.writeUInt16BE(fragment & 0x4000, 6); // keep DF, clear MF and the offset
     return {
       kind: 'fragment',
-      fragment: { ipVersion: 4, key: `4|${ipv4Text(packet, 12)}|${ipv4Text(packet, 16)}|${protocol}|${packet.readUInt16BE(4)}`, offset: (fragment & 0x1fff) * 8, more: (fragment & 0x2000) !== 0, header, data: packet.subarray(headerBytes, totalLength) },
+      fragment: { ipVersion: 4, source: ipv4Text(packet, 12), destination: ipv4Text(packet, 16), key: `4|${ipv4Text(packet, 12)}|${ipv4Text(packet, 16)}|${protocol}|${packet.readUInt16BE(4)}`, offset: (fragment & 0x1fff) * 8, more: (fragment & 0x2000) !== 0, header, data: packet.subarray(headerBytes, totalLength) },
     };
   }
   if (protocol !== PROTOCOL_TCP) return { kind: 'not-tcp', protocol };
@@ -126,7 +126,7 @@ function ipv6(packet: Buffer): IpTcpResult {
         header[nextHeaderAt] = packet[at] ?? IPV6_NO_NEXT_HEADER;
         return {
           kind: 'fragment',
-          fragment: { ipVersion: 6, key: `6|${ipv6Text(packet, 8)}|${ipv6Text(packet, 24)}|${packet.readUInt32BE(at + 4)}`, offset: offsetAndFlags & 0xfff8, more: (offsetAndFlags & 1) !== 0, header, data: packet.subarray(at + 8, end) },
+          fragment: { ipVersion: 6, source: ipv6Text(packet, 8), destination: ipv6Text(packet, 24), key: `6|${ipv6Text(packet, 8)}|${ipv6Text(packet, 24)}|${packet.readUInt32BE(at + 4)}`, offset: offsetAndFlags & 0xfff8, more: (offsetAndFlags & 1) !== 0, header, data: packet.subarray(at + 8, end) },
         };
       }
       nextHeaderAt = at;

@@ -1,0 +1,39 @@
+import type { FindingSink } from '../alert/finding.ts';
+import type { PipelineEvent } from '../normalize/events.ts';
+import { boundedKey } from './bounded-key.ts';
+import type { Detector } from './detector.ts';
+
+/**
+ * IP fragments shaped to hide what they carry from a monitor (protocol/pcap/ip-defrag.ts):
+ * what the monitor dropped instead of guessing is exactly what the device may have obeyed,
+ * so each is an alert, not only a count. `ip-fragment-incomplete` is not among them: a
+ * capture that starts or drops packets mid-datagram shows it with nobody attacking.
+ */
+const EVASIONS: Readonly<Record<string, string>> = {
+  'ip-fragment-overlap': 'sent IP fragments that overlap with different bytes (RFC 1858 §4): the device may keep either copy, so what it received was not judged',
+  'ip-fragment-misaligned': 'sent an IP fragment whose length is not a multiple of 8 with more to follow (RFC 791 §3.2): hosts trim or drop it differently, so what it carried was not judged',
+  'ip-fragment-oversize': 'sent IP fragments reaching past the largest datagram IP can carry (the "ping of death" shape)',
+  'ip-fragment-nested': 'sent an IPv6 datagram whose reassembly is itself a fragment (RFC 8200 §4.1 allows one Fragment header)',
+  'ip-fragment-overflow': 'had an unfinished datagram dropped because unfinished IP fragments filled the monitor\'s budget: a flood of decoy fragments can push a real command out before it is judged',
+};
+
+export class IpFragmentEvasionDetector implements Detector {
+  readonly id = 'ip-fragment-evasion';
+
+  inspect(event: PipelineEvent, report: FindingSink): void {
+    if (event.kind !== 'anomaly' || event.source?.transport !== 'ip') return;
+    const what = EVASIONS[event.name];
+    if (what === undefined) return;
+    const address = event.source.address;
+    report({
+      type: 'ip-fragment-evasion',
+      ts: event.ts,
+      device: null,
+      // An overflow names the datagram that was pushed out, whose source may be a victim or
+      // forged by the flood: one alert for all of them, not one per address the flood made up.
+      dedupKey: event.name === 'ip-fragment-overflow' ? event.name : `${event.name}|${boundedKey(address)}`,
+      title: `Capture: ${address} ${what}`,
+      evidence: { anomaly: event.name, detail: event.detail.slice(0, 512), address },
+    });
+  }
+}
