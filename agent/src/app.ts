@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { SiteConfig, TlsConfig } from './model/site-schema.ts';
-import { MAX_RECENT_ALERTS, type AlertManager } from './alert/alert-manager.ts';
+import { MAX_RECENT_ALERTS, MAX_SUPPRESSION_ENTRIES, type AlertManager } from './alert/alert-manager.ts';
 import type { AlertSink } from './alert/alert-sink.ts';
 import { MqttBrokerIngest } from './ingest/mqtt-broker.ts';
 import { ModbusGatewayIngest } from './ingest/modbus-gateway.ts';
@@ -36,7 +36,7 @@ import type { IngestStallTimes } from './health/agent-health.ts';
 import { agentMetrics } from './health/agent-metrics.ts';
 import { ProcessMetrics } from './health/process-metrics.ts';
 import { prepareServerTls, type ServerTls } from './tls/server-tls.ts';
-import type { LoginBurst } from './auth/login-guard.ts';
+import { loginBurstFinding } from './auth/login-burst-finding.ts';
 import { baselineStatus } from './detect/baseline/baseline-status.ts';
 import { DashboardAccess } from './server/dashboard-access.ts';
 import type { SessionOptions } from './server/sessions.ts';
@@ -111,11 +111,6 @@ const TAP_START_WAIT_MS = 3_000;
 
 /** Device tile updates are coalesced per device and pushed at most this often. */
 const DEVICE_PUSH_MS = 500;
-
-function loginBurstTitle(burst: LoginBurst): string {
-  const names = burst.usernames.slice(0, 5).join(', ') + (burst.usernames.length > 5 ? `, … (${burst.usernames.length})` : '');
-  return `Dashboard login: ${burst.failures} failed or refused logins from ${burst.address} within ${Math.round(burst.windowMs / 60_000)} min (usernames tried: ${names}); that address is refused until they age out`;
-}
 
 /**
  * The composition root: builds the pipeline from the frozen config and starts the
@@ -225,12 +220,14 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let broker: MqttBrokerIngest | null = null;
   let tap: MqttTapIngest | null = null;
   const inventoryProfiles = new Map(config.devices.map((device) => [device.id, device.profile]));
-  const { pipeline, alerts, state, health, verifier, baseline, engine } = createMonitor(config, {
+  const { pipeline, alerts, state, health, verifier, baseline, engine, replay } = createMonitor(config, {
     ...(savedBaseline === null ? {} : { restoreBaseline: (model) => BaselineKeeper.restore(model, savedBaseline, inventoryProfiles) }),
     tapGapSince: () => tap?.gapOpenSince ?? null,
     sinks: [store, alertLog, dashboardSink, ...(uplink === null ? [] : [uplink]), ...(influx === null ? [] : [influx]), ...syslogSinks, ...(options.extraSinks ?? [])],
     logger,
     initialAlerts: store.loadRecent(MAX_RECENT_ALERTS),
+    // Their suppression windows: a repeat right after a restart folds into its open alert, not a second one.
+    initialSuppressions: store.loadSuppressions(MAX_SUPPRESSION_ENTRIES),
     ...(options.ingestStall === undefined ? {} : { ingestStall: options.ingestStall }),
     connectedClients: () => broker?.connectedClients ?? 0,
     onDeviceChange: (changed) => markDevice(changed.device.config.id),
@@ -276,13 +273,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(options.sessions === undefined ? {} : { sessionOverrides: options.sessions }),
     secure: tls !== null,
     closeFeeds: (sessionId, text) => hub?.closeSession(sessionId, text) ?? 0,
-    onLoginBurst: (burst) => {
-      alerts.raise({ type: 'dashboard-login-burst', ts: burst.ts, device: null, dedupKey: burst.address, title: loginBurstTitle(burst), evidence: { ...burst } });
-    },
+    onLoginBurst: (burst) => alerts.raise(loginBurstFinding(burst)),
     logger,
   });
   const { auditLog, sessions } = access;
-  const configView = siteConfigView(config);
   const api = {
     alerts: (limit: number) => alerts.list(limit),
     devices,
@@ -310,8 +304,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     baseline: () => baselineStatus(baseline, config, existsSync(baselineKeeper.path)),
     users: () => access.userViews(),
     audit: (limit: number) => access.auditView(limit),
-    // The config is frozen: its view is built once, with no secret in it (server/config-view.ts).
-    siteConfig: () => configView,
+    // No secret in it (server/config-view.ts); built per request, a biomed's page, for the uplink's certificate read at its start.
+    siteConfig: () => siteConfigView(config, { uplinkClientCertificate: uplink?.clientCertificate ?? null }),
   };
   const dashboard = new DashboardServer(api, assets, hub, access.auth, logger);
   // Counts only (docs/protocol.md, "Metrics and health"); read when scraped, nothing on the hot path.
@@ -326,6 +320,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     dashboardSessions: () => sessions.size,
     webSocketClients: () => hub?.clientCount ?? 0,
     process: processMetrics,
+    replay,
   });
   const metricsServer = new MetricsServer({ metrics: () => metrics.render(), health: () => health.view() }, logger);
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { SiteConfig } from './model/site-schema.ts';
 import { AlertManager } from './alert/alert-manager.ts';
 import type { AlertSink } from './alert/alert-sink.ts';
+import type { StoredSuppression } from './alert/suppression-window.ts';
 import { AuthFailureDetector } from './detect/auth-failure-detector.ts';
 import { AuthorizationDetector } from './detect/authorization-detector.ts';
 import { BroadSubscriptionDetector } from './detect/broad-subscription-detector.ts';
@@ -22,8 +23,10 @@ import { ModbusScanDetector } from './detect/modbus-scan-detector.ts';
 import { ModbusUnitSweepDetector } from './detect/modbus-unit-sweep-detector.ts';
 import { ModbusWriteBurstDetector } from './detect/modbus-write-burst-detector.ts';
 import { ModbusWritePolicyDetector } from './detect/modbus-write-policy-detector.ts';
+import { IpFragmentEvasionDetector } from './detect/ip-fragment-evasion-detector.ts';
 import { PublishFloodDetector } from './detect/publish-flood-detector.ts';
 import { RetainedCommandDetector } from './detect/retained-command-detector.ts';
+import { BaselineCadenceDetector } from './detect/baseline/baseline-cadence-detector.ts';
 import { BaselineCommanderDetector } from './detect/baseline/baseline-commander-detector.ts';
 import { BaselineHourDetector } from './detect/baseline/baseline-hour-detector.ts';
 import { BaselineLearner } from './detect/baseline/baseline-learner.ts';
@@ -47,6 +50,10 @@ export interface MonitorOptions {
   readonly sinks: readonly AlertSink[];
   readonly logger: Logger;
   readonly initialAlerts?: readonly AlertView[];
+  /** The suppression windows stored beside them (store/alert-store.ts), for the alert manager to rebuild its table. */
+  readonly initialSuppressions?: readonly StoredSuppression[];
+  /** Wall-clock time of the start, epoch ms, against which those windows are judged; default now (tests set it). */
+  readonly startedAt?: number;
   readonly connectedClients?: () => number;
   readonly tapGapSince?: () => number | null;
   readonly onDeviceChange?: (state: DeviceState) => void;
@@ -69,6 +76,8 @@ export interface Monitor {
   readonly detectors: readonly Detector[];
   /** Runs the detectors; its error counts and sampled timings feed /metrics. */
   readonly engine: DetectionEngine;
+  /** The replay detector, one of `detectors`: its re-send and eviction counts feed /metrics. */
+  readonly replay: CommandReplayDetector;
   /** The learned baseline (issue 5): persisted by the agent, exported and imported by the CLI. */
   readonly baseline: BaselineModel;
 }
@@ -81,13 +90,18 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   const inventory = new Inventory(config);
   const verifier = new MqttAccountVerifier(config.mqtt.accounts);
   const state = new DeviceStateTracker(inventory);
-  const alerts = new AlertManager(options.sinks, config.detection.suppressionSeconds * 1000, options.logger, options.initialAlerts ?? []);
+  const alerts = new AlertManager(options.sinks, config.detection.suppressionSeconds * 1000, options.logger, {
+    alerts: options.initialAlerts ?? [],
+    suppressions: options.initialSuppressions ?? [],
+    at: options.startedAt ?? Date.now(),
+  });
   const policy = new CommandPolicy(config);
   const baseline = new BaselineModel(config.baseline);
   options.restoreBaseline?.(baseline);
   const siteClock = localTimeConverter(config.site.timezone);
   const roleOf = (account: string) => verifier.roleOf(account);
   const findings = new FindingRecorder();
+  const replay = new CommandReplayDetector(config.detection);
   const detectors: readonly Detector[] = [
     new AuthorizationDetector(policy, roleOf),
     new DrugLibraryDetector(config, state),
@@ -95,11 +109,12 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     new PacingDetector(state),
     new AuthFailureDetector(config.detection),
     new MalformedPayloadDetector(config.detection),
+    new IpFragmentEvasionDetector(),
     // Behaviour: floods, snooping, replays, silence, shared logins.
     new ConnectFloodDetector(config.detection, inventory),
     new PublishFloodDetector(config.detection, inventory),
     new BroadSubscriptionDetector(inventory),
-    new CommandReplayDetector(config.detection),
+    replay,
     new CommandStaleDetector(config.detection),
     new RetainedCommandDetector(),
     new DeviceSilentDetector(config.detection, inventory),
@@ -119,6 +134,7 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     new BaselineCommanderDetector(baseline),
     new BaselineHourDetector(baseline, siteClock),
     new BaselineSequenceDetector(baseline),
+    new BaselineCadenceDetector(baseline),
     new BaselineLearner(baseline, config.drugLibrary, state, siteClock, () => findings.ofEvent()),
   ];
   const engine = new DetectionEngine(
@@ -141,5 +157,5 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
   });
   const onDeviceChange = options.onDeviceChange ?? (() => undefined);
   const pipeline = new Pipeline(new Normalizer(inventory, (account) => verifier.roleOf(account)), new ModbusNormalizer(inventory), engine, state, health, findings, onDeviceChange, options.onEvent ?? null);
-  return { pipeline, alerts, state, health, verifier, detectors, engine, baseline };
+  return { pipeline, alerts, state, health, verifier, detectors, engine, baseline, replay };
 }

@@ -32,10 +32,11 @@ export const ALERT_CATALOGUE = {
   'pacing-asynchronous-mode': { severity: 'critical', description: 'A programmer set an asynchronous pacing mode (AOO, VOO, DOO), which paces regardless of the heart\'s own rhythm.' },
   'pacing-amplitude-off': { severity: 'critical', description: 'A programmer switched the pacing output off (amplitude 0 V).' },
   'malformed-payload-burst': { severity: 'high', description: 'A client sent a burst of payloads that do not follow the wire contract (not JSON, wrong types, unknown command, oversized).' },
+  'ip-fragment-evasion': { severity: 'high', description: 'In a capture, IP fragments shaped to hide what they carry from monitors: overlapping with different bytes (RFC 1858 §4), misaligned, oversize, nested, or a flood that filled the reassembly budget; the datagram was not judged, and the device may have obeyed it.' },
   'connect-flood': { severity: 'high', description: 'Many MQTT connection attempts, accepted or refused, from one address or for one account within the window (detection.connectFlood): a connection flood or a scripted login storm.' },
   'publish-flood': { severity: 'high', description: 'One sender published far more messages than a ward produces within the window (detection.publishFlood): a flood that can starve the broker and delay real commands.' },
   'broad-subscription': { severity: 'high', description: 'A non-admin account subscribed to every topic (#, +/#), to the broker\'s $SYS topics, or to the command topics of devices that are not its own: wildcard snooping on the ward\'s commands.' },
-  'command-replay': { severity: 'high', description: 'A command reused the id of a command already received for the same device within detection.replay.windowHours: a captured command sent again.' },
+  'command-replay': { severity: 'high', description: 'A command reused the id of a command already received for the same device within detection.replay.windowHours: a captured command sent again. Its publisher\'s own QoS 1/2 re-send (DUP set, same client id, account, packet id and payload, within 5 min, on a later connection than the copy before it, at most 2 per command) is counted instead (wardwatch_command_resends_total); through the MQTT tap DUP is not visible.' },
   'command-stale': { severity: 'warning', description: 'A command arrived more than detection.replay.maxCommandAgeSeconds after the time written in it: a captured command re-sent later, or a sender whose clock is wrong.' },
   'device-silent': { severity: 'warning', description: 'A device that was seen sent no telemetry for detection.silence.intervals times its telemetry period, or went offline and did not come back within that time.' },
   'retained-command': { severity: 'high', description: 'A command was published with the MQTT retain flag, so the broker will deliver it again to the device at every reconnect.' },
@@ -60,6 +61,7 @@ export const ALERT_CATALOGUE = {
   'baseline-rate-creep': { severity: 'warning', description: 'Several small rate changes in one direction within a short window, together a large change: each step passes the limits, the sum walks the dose away (baseline.creep).' },
   'delivery-mismatch': { severity: 'high', description: 'The volume a pump reports infused does not match its programmed rate over time: reconfigured while the display shows the prescribed value (B. Braun SpaceCom, CVE-2021-33885).' },
   'baseline-version-change': { severity: 'high', description: 'A device reports a drug library or software version that no push from an account allowed to send one preceded.' },
+  'baseline-telemetry-cadence': { severity: 'warning', description: 'A device\'s own telemetry arrived much faster than it was learned to, for most of the last ten slots (more than 1.5 times its learned rate, reports after commands not counted): a second publisher speaking as the device with its credentials, a replayer, or changed firmware. Through the MQTT tap, where no sender is visible, the only sign of one.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type AlertType = keyof typeof ALERT_CATALOGUE;

@@ -19,6 +19,8 @@ export interface AgentMetricSources {
   readonly dashboardSessions: () => number;
   readonly webSocketClients: () => number;
   readonly process: ProcessMetrics;
+  /** The replay detector's counts (detect/command-replay-detector.ts); without it, no series. */
+  readonly replay?: { readonly resends: number; readonly evictions: number };
 }
 
 function family(name: string, type: MetricType, help: string, samples: readonly Sample[]): MetricFamily {
@@ -67,6 +69,10 @@ export function agentMetrics(sources: AgentMetricSources, now: () => number = Da
     family('wardwatch_detector_events_total', 'counter', 'Events inspected by the detectors.', one(engine.events)),
     family('wardwatch_detector_errors_total', 'counter', 'Times a detector threw on an event (it was skipped for that event; the others ran).', engine.timing.detectorIds.map((detector) => ({ labels: { detector }, value: engine.errorsByDetector.count(detector) }))),
     engine.timing.family(),
+    ...(sources.replay === undefined ? [] : [
+      family('wardwatch_command_resends_total', 'counter', 'Command copies taken as their publisher\'s QoS 1/2 re-send after a lost acknowledgement (DUP set, same client, account, packet id and payload, within 5 min, after a reconnect, at most 2 per command): not alerted as command-replay.', one(sources.replay.resends)),
+      family('wardwatch_command_replay_evictions_total', 'counter', 'Command ids the replay detector forgot because a device\'s table was full (4,096 ids): a replay of one goes unnoticed.', one(sources.replay.evictions)),
+    ]),
   ]);
 
   registry.register('alerts', () => [

@@ -33,6 +33,41 @@ export interface DisconnectObservation {
   readonly client: ClientIdentity;
 }
 
+/**
+ * Header fields of a QoS 1 or 2 PUBLISH as its publisher sent it. A client re-sending a
+ * PUBLISH it got no acknowledgement for (after a reconnect, MQTT 3.1.1 §4.4 [MQTT-4.4.0-1])
+ * uses the original packet identifier and sets DUP [MQTT-3.3.1-1]; these let the replay
+ * detector tell that honest re-send from a replay. Only where the agent reads the
+ * publisher's own packet: the in-path broker and the client side of a captured flow. A
+ * broker's delivery to a subscriber (the tap, a capture's server side) carries the
+ * broker's packet id and a DUP of its own [MQTT-3.3.1-3], so there it is absent. A QoS 0
+ * PUBLISH has neither: no packet id [MQTT-2.3.1-5], DUP always 0 [MQTT-3.3.1-2].
+ */
+export interface PublisherPacket {
+  readonly dup: boolean;
+  /** The packet identifier (1–65535) the publisher chose. */
+  readonly packetId: number;
+  /** The connection the packet came on: a re-send comes on a later one than its first copy. */
+  readonly connection: MqttConnection;
+}
+
+/**
+ * One MQTT connection of a client, as the ingest that saw it numbered it. A client
+ * re-sends an unacknowledged PUBLISH when it reconnects (3.1.1 §4.4 [MQTT-4.4.0-1]), and
+ * 5.0 forbids it at any other time (5.0 §4.4 [MQTT-4.4.0-1]), so the replay detector
+ * needs to tell the connection a copy came on, and which of two came later.
+ */
+export interface MqttConnection {
+  /** The ingest that numbered it (health/observation-counters.ts, ObservedVia): numbers of two ingests are not comparable. */
+  readonly ingest: 'in-path' | 'capture';
+  /**
+   * Increases with every connection: in-path, each login the embedded broker accepted
+   * (one aedes client each); in a capture, each MQTT flow the tracker opened, so that a
+   * 4-tuple reused after its flow ended is a new connection.
+   */
+  readonly sequence: number;
+}
+
 export interface PublishObservation {
   readonly kind: 'mqtt-publish';
   readonly ts: number;
@@ -44,6 +79,8 @@ export interface PublishObservation {
   readonly qos: 0 | 1 | 2;
   /** `tap`: seen by subscribing to the site's broker (DESIGN.md, way 2); the sender is not visible, `client` is null. */
   readonly via?: 'tap';
+  /** QoS 1 and 2 publishes of a client, where the agent saw its own packet (PublisherPacket); absent otherwise. */
+  readonly publisherPacket?: PublisherPacket;
 }
 
 export interface SubscribeObservation {
@@ -106,9 +143,24 @@ export interface MqttAnomalyObservation {
   readonly detail: string;
 }
 
+/**
+ * An IP-layer anomaly of a capture (protocol/pcap/ip-defrag.ts): fragments crafted to hide
+ * what they carry from monitors, or more unfinished fragments than the budget holds. Only
+ * the datagram's addresses are known: nothing above IP was read. Named, counted.
+ */
+export interface CaptureAnomalyObservation {
+  readonly kind: 'capture-anomaly';
+  readonly ts: number;
+  readonly source: string;
+  readonly destination: string;
+  readonly name: string;
+  readonly detail: string;
+}
+
 export type Observation =
   | ConnectObservation
   | MqttAnomalyObservation
+  | CaptureAnomalyObservation
   | ModbusRequestObservation
   | ModbusResponseObservation
   | ModbusAnomalyObservation

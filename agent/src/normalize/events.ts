@@ -2,15 +2,17 @@ import type { CommandSpec, DeviceProfile } from '../model/device-profile.ts';
 import type { AccountRole, DeviceConfig } from '../model/site-schema.ts';
 import type { CommandMessage, DeviceStatus, ParamValue } from '../model/wire.ts';
 import type { ModbusRequest, ModbusResponse } from '../protocol/modbus/pdu-decoder.ts';
+import type { MqttConnection } from '../ingest/observation.ts';
 
 /** Who sent something, as far as the ingest path could see. */
 export interface EventSource {
   /**
    * `mqtt-tap`: seen through a subscription to the site's broker; `mqtt-unattributed`: a
    * captured MQTT session whose login the capture did not contain. In both the account and
-   * address are not visible.
+   * address are not visible. `ip`: seen only at the IP layer of a capture (IP fragments):
+   * the sending address and nothing more.
    */
-  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed';
+  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed' | 'ip';
   readonly clientId: string;
   /** Authenticated account; null when anonymous or not visible. */
   readonly account: string | null;
@@ -28,6 +30,20 @@ export interface InventoryDevice {
   readonly profile: DeviceProfile;
 }
 
+/**
+ * The QoS 1 or 2 PUBLISH that carried a command, as its publisher sent it (DUP, packet id,
+ * the connection it came on; ingest/observation.ts, PublisherPacket), with a digest of its
+ * payload so that detectors can compare copies without touching bytes.
+ */
+export interface PublishedCommand {
+  readonly qos: 1 | 2;
+  readonly dup: boolean;
+  readonly packetId: number;
+  readonly connection: MqttConnection;
+  /** SHA-256 of the payload bytes, base64. */
+  readonly payloadDigest: string;
+}
+
 /** A command to a device, decoded through its profile (DESIGN.md, "The pipeline"). */
 export interface DeviceCommandEvent {
   readonly kind: 'command';
@@ -37,6 +53,11 @@ export interface DeviceCommandEvent {
   readonly spec: CommandSpec;
   readonly source: EventSource;
   readonly retained: boolean;
+  /**
+   * Present where the agent saw the publisher's own QoS 1 or 2 PUBLISH (in-path broker,
+   * client side of a capture); absent for QoS 0, through the MQTT tap and over Modbus.
+   */
+  readonly published?: PublishedCommand;
 }
 
 export interface TelemetryEvent {

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { decodeCommand } from '../model/command-validation.ts';
 import { MAX_PAYLOAD_BYTES, parseWireTopic } from '../model/wire.ts';
 import type { ClientIdentity, Observation, PublishObservation } from '../ingest/observation.ts';
 import type { AccountRole } from '../model/site-schema.ts';
-import type { EventSource, InventoryDevice, PipelineEvent } from './events.ts';
+import type { EventSource, InventoryDevice, PipelineEvent, PublishedCommand } from './events.ts';
 import type { Inventory } from './inventory.ts';
 import { decodeTelemetry } from './telemetry-decoder.ts';
 import { UNKNOWN_CLIENT_ID } from '../protocol/mqtt/index.ts';
@@ -56,6 +57,16 @@ export class Normalizer {
         return { kind: 'subscribe', ts: observation.ts, source: this.source(observation.client), topicFilters: observation.topicFilters };
       case 'mqtt-anomaly':
         return { kind: 'anomaly', ts: observation.ts, name: `mqtt-${observation.name}`, detail: observation.detail, topic: '(mqtt capture)', device: null, source: observation.client === null ? null : this.source(observation.client) };
+      case 'capture-anomaly':
+        return {
+          kind: 'anomaly',
+          ts: observation.ts,
+          name: observation.name,
+          detail: `${observation.source} → ${observation.destination}: ${observation.detail}`,
+          topic: '(capture, IP layer)',
+          device: null,
+          source: { transport: 'ip', clientId: '(capture)', account: null, role: null, address: observation.source },
+        };
       default:
         // Modbus observations have their own normalizer (modbus-normalizer.ts).
         return null;
@@ -83,7 +94,7 @@ export class Normalizer {
         if (source === null) return null;
         const decoded = decodeCommand(device.profile, text);
         if (!decoded.ok) return this.anomaly(observation, source, device, decoded.anomaly, decoded.detail);
-        return { kind: 'command', ts: observation.ts, device, message: decoded.message, spec: decoded.spec, source, retained: observation.retain };
+        return { kind: 'command', ts: observation.ts, device, message: decoded.message, spec: decoded.spec, source, retained: observation.retain, published: publishedCommand(observation) };
       }
       case 'telemetry': {
         const decoded = decodeTelemetry(device.profile, text);
@@ -100,4 +111,15 @@ export class Normalizer {
         return { kind: 'ack', ts: observation.ts, device, source };
     }
   }
+}
+
+/**
+ * The publisher's QoS 1/2 header of a command and a digest of its bytes (events.ts,
+ * PublishedCommand). Commands are a few dozen a day per device: one SHA-256 of at most
+ * MAX_PAYLOAD_BYTES each costs nothing that matters; telemetry never comes here.
+ */
+function publishedCommand(observation: PublishObservation): PublishedCommand | undefined {
+  const packet = observation.publisherPacket;
+  if (packet === undefined || observation.qos === 0) return undefined;
+  return { qos: observation.qos, dup: packet.dup, packetId: packet.packetId, connection: packet.connection, payloadDigest: createHash('sha256').update(observation.payload).digest('base64') };
 }

@@ -36,9 +36,16 @@ export interface AlertView {
   readonly evidence: Readonly<Record<string, unknown>>;
   readonly state: AlertState;
   readonly ack: AlertAcknowledgement | null;
-  /** At `wardwatch hub` only: the ward (its agent's site.ward, from the uplink topic) that raised the alert. */
+  /** At `wardwatch hub` only: the ward (its agent's site.ward, from the uplink topic) that raised the alert, or HUB_ORIGIN for the hub's own. */
   readonly origin?: string;
 }
+
+/**
+ * The `origin` of an alert the hub raised itself (a burst of failed logins at its own
+ * dashboard). Not a possible ward name (model/uplink-schema.ts TOPIC_LEVEL has no
+ * parentheses), so no ward can send an alert under it or be mistaken for it.
+ */
+export const HUB_ORIGIN = '(hub)';
 
 export interface DeviceView {
   readonly id: string;
@@ -322,7 +329,26 @@ export interface ConfigAccountView {
 export interface ConfigOutputsView {
   readonly influxdb: { readonly url: string; readonly database: string } | null;
   readonly syslog: readonly { readonly transport: string; readonly target: string }[];
-  readonly uplink: { readonly url: string; readonly topicPrefix: string } | null;
+  readonly uplink: { readonly url: string; readonly topicPrefix: string; readonly clientCertificate: ConfigClientCertificateView | null } | null;
+}
+
+/**
+ * Where an output is with the client certificate it presents, read once at its start:
+ * `pending` before that; `read`; `unreadable` when the files could not be read or used
+ * (changed since the config was checked); `not-attempted` when the start stopped before
+ * them (the CA file). The reason, which names the file, is in the agent's log only.
+ */
+export type ClientCertificateState = 'pending' | 'read' | 'unreadable' | 'not-attempted';
+
+/**
+ * A client certificate an output presents (null where it has none): its state, and its
+ * subject and expiry once read (null otherwise). Never its key, nor the files' paths, nor
+ * why it could not be read.
+ */
+export interface ConfigClientCertificateView {
+  readonly state: ClientCertificateState;
+  readonly subject: string | null;
+  readonly validTo: string | null;
 }
 
 /** Chart families of the device page: one chart each, one unit each. */
@@ -384,7 +410,8 @@ export interface CommandMarkerView {
   readonly command: string;
   /** Who sent it, as far as the agent could see: an account, a Modbus master, or "not visible (…)". */
   readonly sender: string;
-  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed';
+  /** As EventSource's (normalize/events.ts); a command is never seen at the IP layer alone, so never `ip` in practice. */
+  readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed' | 'ip';
   /** The parameters the device profile declares for the command. */
   readonly params: Readonly<Record<string, number | string | boolean>>;
   /** Values to plot on the series of the same key: the commanded rate and the dose it means. */
