@@ -79,3 +79,32 @@ describe('LoginGuard, per address', () => {
     expect(guard.evictions).toBe(150);
   });
 });
+
+describe('LoginGuard, IPv6 sources', () => {
+  it('counts an IPv6 /64 as one source: ten addresses of one /64 are one burst, and the whole /64 is refused', () => {
+    const guard = new LoginGuard();
+    const bursts = [];
+    for (let host = 1; host <= 10; host++) {
+      const burst = guard.recordAddressFailure(`2001:db8:4:7:${host.toString(16)}::${host}`, `user${host}`, T0 + host);
+      if (burst !== null) bursts.push(burst);
+    }
+    expect(bursts).toHaveLength(1);
+    expect(bursts[0]).toMatchObject({ address: '2001:db8:4:7::/64', failures: 10 });
+    expect(guard.addressBlockedUntil('2001:db8:4:7:ffff:ffff:ffff:ffff', T0 + 11)).toBe(T0 + 1 + 5 * MINUTE);
+    // Another /64 of the same site is another source.
+    expect(guard.addressBlockedUntil('2001:db8:4:8::1', T0 + 11)).toBeNull();
+    expect(guard.tracked.addresses).toBe(1);
+  });
+
+  it('an IPv4-mapped address is its IPv4 address; zone ids and a dotted tail are read', () => {
+    const guard = new LoginGuard({ maxAddressFailures: 2 });
+    guard.recordAddressFailure('::ffff:10.4.0.66', 'a', T0);
+    expect(guard.recordAddressFailure('10.4.0.66', 'b', T0 + 1)).toMatchObject({ address: '10.4.0.66' });
+    const zoned = new LoginGuard({ maxAddressFailures: 2 });
+    zoned.recordAddressFailure('fe80::1%eth0', 'a', T0);
+    expect(zoned.recordAddressFailure('fe80::0:0:0:2', 'b', T0 + 1)).toMatchObject({ address: 'fe80:0:0:0::/64' });
+    const dotted = new LoginGuard({ maxAddressFailures: 2 });
+    dotted.recordAddressFailure('64:ff9b::10.4.0.66', 'a', T0);
+    expect(dotted.recordAddressFailure('64:ff9b::192.0.2.1', 'b', T0 + 1)).toMatchObject({ address: '64:ff9b:0:0::/64' });
+  });
+});

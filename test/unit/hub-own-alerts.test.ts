@@ -167,8 +167,14 @@ describe('the hub\'s own alerts', () => {
 });
 
 /** An IPv6 address in one /64 (2001:db8:4:7::/64), one per index, as a host that rotates its interface id would use. */
+/** An address in the `index`th /64 of a site's /48: the login guard counts a /64 as one source (auth/login-source.ts). */
 function ipv6(index: number): string {
-  return `2001:db8:4:7:${(index >> 16) & 0xffff}:${index & 0xffff}:1:1`;
+  return `2001:db8:4:${index & 0xffff}::1:1`;
+}
+
+/** The source the guard reports for `ipv6(index)`. */
+function ipv6Source(index: number): string {
+  return `2001:db8:4:${index & 0xffff}::/64`;
 }
 
 /** Ten failed logins from each address through the real login guard (auth/login-guard.ts); every burst it reports goes to the hub. */
@@ -218,8 +224,8 @@ describe('the hub\'s own alerts are capped, so that one attacker\'s addresses ca
     expect(own.foldedOverCap).toBe(1_900);
     // The first addresses past the cap are listed (bounded), the latest burst kept as the guard reported it.
     const evidence = overflow[0]?.evidence ?? {};
-    expect(evidence['addresses']).toEqual(addresses.slice(100, 100 + OVERFLOW_LISTED_ADDRESSES));
-    expect(evidence['latest']).toMatchObject({ address: ipv6(1_999), failures: 10 });
+    expect(evidence['addresses']).toEqual(addresses.slice(100, 100 + OVERFLOW_LISTED_ADDRESSES).map((_, offset) => ipv6Source(100 + offset)));
+    expect(evidence['latest']).toMatchObject({ address: ipv6Source(1_999), failures: 10 });
     expect(book.size).toBe(book.capacity);
   });
 

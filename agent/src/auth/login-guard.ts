@@ -10,8 +10,9 @@
  * - Per username that does not exist: the same count and lock, kept here in memory, so that
  *   "locked" is answered for made-up names too and a lockout does not reveal which
  *   usernames are real.
- * - Per source address: `maxAddressFailures` (10) failed or refused attempts within
- *   `addressWindowMs` (5 min) refuse that address, whatever the username, until its
+ * - Per source (an IPv4 address or an IPv6 /64, login-source.ts: one host picks IPv6
+ *   addresses at will within its /64): `maxAddressFailures` (10) failed or refused attempts
+ *   within `addressWindowMs` (5 min) refuse that source, whatever the username, until its
  *   attempts age out of the window (refused attempts count too, so an address that keeps
  *   hammering stays refused); the attempt that reaches the threshold is reported once as
  *   a burst, which the HTTP layer raises as the alert
@@ -20,6 +21,7 @@
  * Both in-memory tables are bounded (DESIGN.md, principle 3): past `maxTracked` entries the
  * least recently failing is forgotten, and `evictions` counts it.
  */
+import { loginSource } from './login-source.ts';
 
 export interface LoginGuardOptions {
   readonly maxAccountFailures: number;
@@ -37,8 +39,9 @@ export const DEFAULT_LOGIN_GUARD: LoginGuardOptions = {
   maxTracked: 10_000,
 };
 
-/** A source address that has just crossed the failure threshold: one report per burst. */
+/** A source that has just crossed the failure threshold: one report per burst. */
 export interface LoginBurst {
+  /** An IPv4 address, or an IPv6 /64 (`2001:db8:4:7::/64`). */
   readonly address: string;
   /** Failed or refused attempts from the address within the window. */
   readonly failures: number;
@@ -109,9 +112,9 @@ export class LoginGuard {
     return failures >= this.options.maxAccountFailures ? now + this.options.lockoutMs : null;
   }
 
-  /** The time until which an address is refused, or null when it may try. */
+  /** The time until which an address (its source: login-source.ts) is refused, or null when it may try. */
   addressBlockedUntil(address: string, now: number): number | null {
-    const state = this.addresses.get(address);
+    const state = this.addresses.get(loginSource(address));
     if (state === undefined || state.times.length < this.options.maxAddressFailures) return null;
     const until = (state.times[0] as number) + this.options.addressWindowMs;
     return until > now ? until : null;
@@ -119,7 +122,8 @@ export class LoginGuard {
 
   /** Counts a failed or refused attempt from `address`; returns the burst when this attempt crosses the threshold. */
   recordAddressFailure(address: string, username: string, now: number): LoginBurst | null {
-    const state = this.addresses.get(address) ?? { times: [], usernames: [], reported: false };
+    const source = loginSource(address);
+    const state = this.addresses.get(source) ?? { times: [], usernames: [], reported: false };
     const windowStart = now - this.options.addressWindowMs;
     while (state.times.length > 0 && (state.times[0] as number) <= windowStart) {
       state.times.shift();
@@ -133,10 +137,10 @@ export class LoginGuard {
       state.times.shift();
       state.usernames.shift();
     }
-    this.addresses.touch(address, state);
+    this.addresses.touch(source, state);
     if (state.times.length < this.options.maxAddressFailures || state.reported) return null;
     state.reported = true;
-    return { address, failures: state.times.length, windowMs: this.options.addressWindowMs, ts: now, usernames: [...new Set(state.usernames)] };
+    return { address: source, failures: state.times.length, windowMs: this.options.addressWindowMs, ts: now, usernames: [...new Set(state.usernames)] };
   }
 
   /** The lock of a username that does not exist, as if it did (see the class comment). */
