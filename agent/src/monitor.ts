@@ -23,7 +23,7 @@ import { ModbusScanDetector } from './detect/modbus-scan-detector.ts';
 import { ModbusUnitSweepDetector } from './detect/modbus-unit-sweep-detector.ts';
 import { ModbusWriteBurstDetector } from './detect/modbus-write-burst-detector.ts';
 import { ModbusWritePolicyDetector } from './detect/modbus-write-policy-detector.ts';
-import { IpFragmentEvasionDetector } from './detect/ip-fragment-evasion-detector.ts';
+import { CaptureEvasionDetector } from './detect/capture-evasion-detector.ts';
 import { PublishFloodDetector } from './detect/publish-flood-detector.ts';
 import { RetainedCommandDetector } from './detect/retained-command-detector.ts';
 import { BaselineCadenceDetector } from './detect/baseline/baseline-cadence-detector.ts';
@@ -109,7 +109,7 @@ export function createMonitor(config: SiteConfig, options: MonitorOptions): Moni
     new PacingDetector(state),
     new AuthFailureDetector(config.detection),
     new MalformedPayloadDetector(config.detection),
-    new IpFragmentEvasionDetector(),
+    new CaptureEvasionDetector(),
     // Behaviour: floods, snooping, replays, silence, shared logins.
     new ConnectFloodDetector(config.detection, inventory),
     new PublishFloodDetector(config.detection, inventory),

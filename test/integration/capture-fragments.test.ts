@@ -72,7 +72,7 @@ describe.skipIf(noTshark)('IP fragments in a capture (tshark as the reference)',
     expect(lines.filter((line) => line.event === 'alert' && line.type === 'unauthorized-command' && line.deviceId === 'pump-01')).toHaveLength(1);
   });
 
-  it('a second copy of the middle fragment with other bytes: tshark reports the conflict; the agent judges no guessed command and raises ip-fragment-evasion naming the sender', async () => {
+  it('a second copy of the middle fragment with other bytes: tshark reports the conflict; the agent judges no guessed command and raises capture-evasion naming the sender', async () => {
     const file = join(data.dir, 'overlapping-fragments.pcap');
     writeFileSync(file, guestCommandCapture(([first, second, third]) => {
       if (first === undefined || second === undefined || third === undefined) throw new Error('three fragments expected');
@@ -88,7 +88,7 @@ describe.skipIf(noTshark)('IP fragments in a capture (tshark as the reference)',
     expect(summary?.anomalies).toMatchObject({ 'ip-fragment-overlap': 1 });
     expect(summary?.ipFragments).toEqual({ taken: 4, reassembled: 0 });
     expect(lines.filter((line) => line.event === 'alert' && line.type === 'unauthorized-command')).toHaveLength(0);
-    const evasion = lines.filter((line) => line.event === 'alert' && line.type === 'ip-fragment-evasion');
+    const evasion = lines.filter((line) => line.event === 'alert' && line.type === 'capture-evasion');
     expect(evasion).toHaveLength(1);
     expect(evasion[0]).toMatchObject({ severity: 'high', title: expect.stringContaining('10.4.0.66 sent IP fragments that overlap with different bytes') });
   });

@@ -9,6 +9,7 @@ import {
   type TcpStreamAnomalyName,
   type TcpStreamOptions,
 } from '../../agent/src/protocol/pcap/index.ts';
+import { RECENT_BYTES } from '../../agent/src/protocol/pcap/tcp-streams.ts';
 
 const { SYN, ACK, FIN, RST, PSH } = TCP_FLAGS;
 const CLIENT = { ip: '10.0.0.5', port: 50312 };
@@ -224,11 +225,13 @@ describe('TCP streams: out of order, retransmission, gaps', () => {
     const chunks = ['Mod', 'bus', '/TC', 'P f', 'ram', 'es'];
     fc.assert(
       fc.property(fc.shuffledSubarray(chunks.map((_, i) => i), { minLength: chunks.length }), fc.array(fc.nat(chunks.length - 1), { maxLength: 4 }), (order, repeats) => {
-        const { streams, text } = assembler();
+        const { streams, text, seen } = assembler();
         handshake(streams);
         const offsets = chunks.map((_, i) => chunks.slice(0, i).join('').length);
         for (const i of [...order, ...repeats]) streams.push(seg('client', 1001 + (offsets[i] ?? 0), chunks[i] ?? ''));
         expect(text()).toBe(chunks.join(''));
+        // Faithful copies in any order are never an overlap conflict.
+        expect(seen.anomalies.filter((anomaly) => anomaly.name === 'tcp-overlap-conflict')).toEqual([]);
       }),
     );
   });
@@ -316,5 +319,74 @@ describe('TCP streams: lifecycle and bounds', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('TCP streams: overlaps with other bytes (the insertion attack)', () => {
+  it('a retransmission that repeats the delivered bytes is quiet; one that changes them is tcp-overlap-conflict, and the first copy stays', () => {
+    const { streams, seen, text } = assembler();
+    handshake(streams);
+    streams.push(seg('client', 1001, 'set_rate 5;', ACK | PSH, 5001));
+    streams.push(seg('client', 1001, 'set_rate 5;', ACK | PSH, 5001));
+    expect(seen.anomalies).toEqual([]);
+    // The device may have dropped the first (a bad checksum) and taken this one.
+    streams.push(seg('client', 1001, 'set_rate 320', ACK | PSH, 5001));
+    expect(seen.anomalies.map((anomaly) => [anomaly.name, anomaly.direction])).toEqual([['tcp-overlap-conflict', 'client-to-server']]);
+    // The first copy was delivered, and the one new byte of the longer copy after it.
+    expect(text()).toBe('set_rate 5;0');
+  });
+
+  it('a partial overlap is compared on the bytes it repeats; a copy older than the kept bytes is not compared', () => {
+    const { streams, seen } = assembler();
+    handshake(streams);
+    streams.push(seg('client', 1001, 'abcdefgh', ACK | PSH, 5001));
+    streams.push(seg('client', 1005, 'efghijkl', ACK | PSH, 5001));
+    expect(seen.anomalies).toEqual([]);
+    streams.push(seg('client', 1007, 'Xhijkl', ACK | PSH, 5001));
+    expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-conflict']);
+    const far = assembler();
+    handshake(far.streams);
+    far.streams.push(seg('client', 1001, Buffer.alloc(RECENT_BYTES + 100, 0x41), ACK | PSH, 5001));
+    far.streams.push(seg('client', 1001, Buffer.alloc(50, 0x42), ACK | PSH, 5001));
+    expect(far.seen.anomalies).toEqual([]);
+    far.streams.push(seg('client', 1001 + 200, Buffer.alloc(10, 0x42), ACK | PSH, 5001));
+    expect(far.seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-conflict']);
+  });
+
+  it('two out-of-order copies of the same segment with other bytes are a conflict too', () => {
+    const { streams, seen, text } = assembler();
+    handshake(streams);
+    streams.push(seg('client', 1011, 'later', ACK | PSH, 5001));
+    streams.push(seg('client', 1011, 'LATER', ACK | PSH, 5001));
+    expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-conflict']);
+    streams.push(seg('client', 1001, '0123456789', ACK | PSH, 5001));
+    expect(text()).toBe('0123456789later');
+  });
+});
+
+describe('TCP streams: overlaps across the sequence number wrap', () => {
+  it('compares bytes on both sides of 2^32', () => {
+    const { streams, seen, text } = assembler();
+    const isn = 0xffff_fffa;
+    streams.push(seg('client', isn, '', SYN));
+    streams.push(seg('server', 5000, '', SYN | ACK, isn + 1));
+    streams.push(seg('client', isn + 1, '0123456789', ACK | PSH, 5001));
+    streams.push(seg('client', isn + 1, '0123456789', ACK | PSH, 5001));
+    expect(seen.anomalies).toEqual([]);
+    streams.push(seg('client', (isn + 8) >>> 0, '789', ACK | PSH, 5001));
+    expect(seen.anomalies).toEqual([]);
+    streams.push(seg('client', (isn + 8) >>> 0, '7X9', ACK | PSH, 5001));
+    expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-conflict']);
+    expect(text()).toBe('0123456789');
+  });
+});
+
+describe('TCP streams: keep-alives', () => {
+  it('a keep-alive with one garbage octet at the sequence number before the next (RFC 9293 §3.8.4) is not an overlap', () => {
+    const { streams, seen } = assembler();
+    handshake(streams);
+    streams.push(seg('client', 1001, 'abcd', ACK | PSH, 5001));
+    streams.push(seg('client', 1004, 'Z', ACK, 5001));
+    expect(seen.anomalies).toEqual([]);
   });
 });

@@ -29,7 +29,7 @@ export class MalformedPayloadDetector implements Detector {
   }
 
   inspect(event: PipelineEvent, report: FindingSink): void {
-    // IP-layer anomalies of a capture are not payloads: ip-fragment-evasion-detector.ts judges them.
+    // IP- and TCP-layer anomalies of a capture are not payloads: capture-evasion-detector.ts judges them.
     if (event.kind !== 'anomaly' || CAPTURE_CONTEXT_ANOMALIES.has(event.name) || event.source?.transport === 'ip') return;
     const sender = event.source === null ? 'broker' : (event.source.account ?? `anonymous@${event.source.address}`);
     if (this.counter.record(boundedKey(sender), event.ts) === null) return;

@@ -79,9 +79,14 @@ export class CaptureIngest {
           this.lastRecordMicros = record.tsMicros;
         },
         onAnomaly: (name, detail, flow, endpoints) => {
-          // IP fragment anomalies: the datagram's addresses are all that is known (ip-fragment-evasion-detector.ts judges them).
+          // IP fragment and TCP overlap anomalies: the addresses are all that is named (capture-evasion-detector.ts judges them).
           if (endpoints !== undefined) {
             options.ingest({ kind: 'capture-anomaly', ts: this.eventTime(this.lastRecordMicros), source: endpoints.source, destination: endpoints.destination, name, detail });
+            return;
+          }
+          if (flow !== null && name === 'tcp-overlap-conflict') {
+            const fromClient = flow.direction === 'client-to-server';
+            options.ingest({ kind: 'capture-anomaly', ts: this.eventTime(this.lastRecordMicros), source: fromClient ? flow.client.ip : flow.server.ip, destination: fromClient ? flow.server.ip : flow.client.ip, name, detail: `${flow.key}: ${detail}` });
             return;
           }
           if (flow === null || name !== 'tcp-gap') return;

@@ -144,9 +144,11 @@ export interface MqttAnomalyObservation {
 }
 
 /**
- * An IP-layer anomaly of a capture (protocol/pcap/ip-defrag.ts): fragments crafted to hide
- * what they carry from monitors, or more unfinished fragments than the budget holds. Only
- * the datagram's addresses are known: nothing above IP was read. Named, counted.
+ * An IP- or TCP-layer anomaly of a capture: IP fragments crafted to hide what they carry
+ * from monitors, or more unfinished fragments than the budget holds (protocol/pcap/
+ * ip-defrag.ts), or TCP segments repeating sequence numbers with other bytes
+ * (protocol/pcap/tcp-streams.ts). Only the sender's and receiver's addresses are named.
+ * Named, counted.
  */
 export interface CaptureAnomalyObservation {
   readonly kind: 'capture-anomaly';

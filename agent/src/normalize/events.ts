@@ -9,8 +9,8 @@ export interface EventSource {
   /**
    * `mqtt-tap`: seen through a subscription to the site's broker; `mqtt-unattributed`: a
    * captured MQTT session whose login the capture did not contain. In both the account and
-   * address are not visible. `ip`: seen only at the IP layer of a capture (IP fragments):
-   * the sending address and nothing more.
+   * address are not visible. `ip`: seen only at the IP or TCP layer of a capture (IP
+   * fragments, TCP overlaps): the sending address and nothing more.
    */
   readonly transport: 'mqtt' | 'modbus' | 'mqtt-tap' | 'mqtt-unattributed' | 'ip';
   readonly clientId: string;

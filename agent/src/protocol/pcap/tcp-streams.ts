@@ -2,8 +2,13 @@
  * A simple per-flow, per-direction TCP stream assembler (RFC 9293 sequence space): it
  * delivers each direction's payload in sequence order, holds a bounded number of
  * out-of-order segments, drops data it has already delivered (retransmissions), and
- * when a hole cannot be filled reports `tcp-gap` and carries on after it. Overlapping
- * retransmissions with different content are not compared yet: the first copy wins.
+ * when a hole cannot be filled reports `tcp-gap` and carries on after it. The first copy
+ * of a byte wins; a later copy with different content is reported as
+ * `tcp-overlap-conflict`: the insertion attack on monitors (Ptacek and Newsham, 1998), where
+ * the monitor reads one segment (say, one with a bad checksum, which the host drops, or
+ * a TTL that expires before it) and the device takes another for the same bytes. The last
+ * RECENT_BYTES delivered of each direction are kept to compare retransmissions with, in a
+ * ring indexed by sequence number; an overlap reaching further back is not compared.
  *
  * Which end is the client: the sender of a SYN, the receiver of a SYN-ACK, or else the
  * end that is not on a well-known server port (502 Modbus/TCP, 1883/8883 MQTT), or else
@@ -12,7 +17,8 @@
  * Bounds (DESIGN.md, principle 3): at most `maxFlows` flows (least recently active
  * evicted first), `maxOutOfOrderSegments` held per direction and
  * `maxBufferedBytesPerFlow` held per flow; worst case memory is about
- * maxFlows × maxBufferedBytesPerFlow. Each overflow is a counted anomaly.
+ * maxFlows × maxBufferedBytesPerFlow, plus 2 × RECENT_BYTES per flow that carried data.
+ * Each overflow is a counted anomaly.
  */
 import { TCP_FLAGS, type TcpSegment } from './ip-tcp.ts';
 
@@ -21,7 +27,8 @@ export type TcpStreamAnomalyName =
   | 'tcp-flow-overflow'     // a live flow evicted because `maxFlows` were tracked
   | 'tcp-segment-overflow'  // more out-of-order segments than `maxOutOfOrderSegments`
   | 'tcp-buffer-overflow'   // more out-of-order bytes than `maxBufferedBytesPerFlow`
-  | 'tcp-data-after-close'; // new data after FIN or RST ended the flow: delivered as a new flow
+  | 'tcp-data-after-close'  // new data after FIN or RST ended the flow: delivered as a new flow
+  | 'tcp-overlap-conflict'; // a segment carrying other bytes for sequence numbers already seen: an insertion attempt
 
 export interface Endpoint {
   readonly ip: string;
@@ -86,7 +93,18 @@ interface HalfStream {
   peerAcked: boolean;
   /** Out-of-order segments, ordered by sequence number from `nextSeq`. */
   held: HeldSegment[];
+  /** The last delivered bytes, byte at sequence s at `s % RECENT_BYTES`; allocated at the first delivery. */
+  recent: Buffer | null;
+  /** How many bytes before `nextSeq` `recent` holds (at most RECENT_BYTES). */
+  recentBytes: number;
 }
+
+/**
+ * Delivered bytes kept per direction to compare retransmissions with: a Modbus/TCP ADU is
+ * at most 260 bytes and a ward's MQTT command a few hundred, so the segment an insertion
+ * would shadow is within reach. 10,000 flows cost at most about 10 MB.
+ */
+export const RECENT_BYTES = 512;
 
 interface FlowState {
   readonly clientIp: string;
@@ -245,6 +263,8 @@ export class TcpStreamAssembler {
       peerAck: 0,
       peerAcked: false,
       held: [],
+      recent: null,
+      recentBytes: 0,
     });
     const flow: FlowState = {
       clientIp: client.ip,
@@ -304,6 +324,7 @@ export class TcpStreamAssembler {
     half.held = [];
     half.synced = true;
     half.nextSeq = nextSeq;
+    half.recentBytes = 0;
     half.finSeq = -1;
     half.peerAcked = false;
   }
@@ -312,7 +333,17 @@ export class TcpStreamAssembler {
     return half.finSeq >= 0 && half.held.length === 0 && half.nextSeq === half.finSeq;
   }
 
+  /** Delivers `payload`, the bytes from `half.nextSeq` on, and keeps the last of them to compare retransmissions with. */
   private deliver(flow: FlowState, half: HalfStream, payload: Buffer, tsMicros: number): void {
+    const recent = (half.recent ??= Buffer.alloc(RECENT_BYTES));
+    const kept = Math.min(payload.length, RECENT_BYTES);
+    const from = payload.length - kept;
+    // 2^32 is a multiple of RECENT_BYTES, so the ring position follows the sequence number across its wrap.
+    const at = ((half.nextSeq + from) >>> 0) % RECENT_BYTES;
+    const untilWrap = Math.min(kept, RECENT_BYTES - at);
+    payload.copy(recent, at, from, from + untilWrap);
+    payload.copy(recent, 0, from + untilWrap, payload.length);
+    half.recentBytes = Math.min(RECENT_BYTES, half.recentBytes + payload.length);
     flow.carriedData = true;
     this.deliveredBytes += payload.length;
     this.sink.onData(half.view, payload, tsMicros);
@@ -321,7 +352,8 @@ export class TcpStreamAssembler {
   private data(flow: FlowState, half: HalfStream, seq: number, payload: Buffer, tsMicros: number): void {
     const ahead = seqDiff(seq, half.nextSeq);
     if (ahead <= 0) {
-      // In order, or a retransmission: only bytes past `nextSeq` are new.
+      // In order, or a retransmission: only bytes past `nextSeq` are new; the old ones must match what was delivered.
+      if (ahead < 0) this.compareDelivered(half, seq, payload);
       if (ahead + payload.length <= 0) return;
       this.deliver(flow, half, ahead === 0 ? payload : payload.subarray(-ahead), tsMicros);
       half.nextSeq = (seq + payload.length) >>> 0;
@@ -353,7 +385,9 @@ export class TcpStreamAssembler {
       if (previous === undefined) break;
       const previousAhead = seqDiff(previous.seq, half.nextSeq);
       if (previousAhead === ahead) {
-        // The same segment again: keep the longer copy.
+        // The same segment again: its bytes must be the same; keep the longer copy.
+        const common = Math.min(previous.data.length, payload.length);
+        if (!previous.data.subarray(0, common).equals(payload.subarray(0, common))) this.overlapConflict(half, seq, 'a held out-of-order segment');
         if (previous.data.length >= payload.length) return;
         flow.heldBytes -= previous.data.length;
         this.heldTotal -= previous.data.length;
@@ -379,6 +413,7 @@ export class TcpStreamAssembler {
       half.held.shift();
       flow.heldBytes -= first.data.length;
       this.heldTotal -= first.data.length;
+      if (ahead < 0) this.compareDelivered(half, first.seq, first.data);
       if (ahead + first.data.length <= 0) continue;
       this.deliver(flow, half, ahead === 0 ? first.data : first.data.subarray(-ahead), tsMicros);
       half.nextSeq = (first.seq + first.data.length) >>> 0;
@@ -402,6 +437,7 @@ export class TcpStreamAssembler {
       const missing = seqDiff(half.peerAck, half.nextSeq);
       this.sink.onAnomaly?.('tcp-gap', `${missing} bytes missing before sequence ${half.peerAck} (acknowledged by the receiver)`, half.view);
       half.nextSeq = half.peerAck;
+      half.recentBytes = 0; // the ring no longer ends where the delivered bytes do
       return;
     }
   }
@@ -413,7 +449,32 @@ export class TcpStreamAssembler {
     const missing = seqDiff(first.seq, half.nextSeq);
     this.sink.onAnomaly?.('tcp-gap', `${missing} bytes missing before sequence ${first.seq} (${why})`, half.view);
     half.nextSeq = first.seq;
+    half.recentBytes = 0; // the ring no longer ends where the delivered bytes do
     this.drain(flow, half, tsMicros);
+  }
+
+  /**
+   * A retransmission or late segment starting at `seq`, before `nextSeq`: the bytes it
+   * repeats that `recent` still holds must equal what was delivered.
+   */
+  private compareDelivered(half: HalfStream, seq: number, payload: Buffer): void {
+    if (half.recent === null) return;
+    const behind = -seqDiff(seq, half.nextSeq);
+    // A keep-alive: one octet at the sequence number before the next, which RFC 9293 §3.8.4
+    // lets an implementation fill with garbage (some stacks do): not a copy of anything.
+    if (behind === 1 && payload.length === 1) return;
+    const from = Math.max(0, behind - half.recentBytes);
+    const to = Math.min(payload.length, behind);
+    for (let i = from; i < to; i += 1) {
+      if (half.recent[((seq + i) >>> 0) % RECENT_BYTES] !== payload[i]) {
+        this.overlapConflict(half, seq, 'bytes already delivered');
+        return;
+      }
+    }
+  }
+
+  private overlapConflict(half: HalfStream, seq: number, what: string): void {
+    this.sink.onAnomaly?.('tcp-overlap-conflict', `a segment at sequence ${seq} carries other bytes than ${what} for the same sequence numbers; the first copy was kept`, half.view);
   }
 
   private drainAll(flow: FlowState, tsMicros: number, why: string): void {

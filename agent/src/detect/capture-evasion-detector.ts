@@ -4,10 +4,13 @@ import { boundedKey } from './bounded-key.ts';
 import type { Detector } from './detector.ts';
 
 /**
- * IP fragments shaped to hide what they carry from a monitor (protocol/pcap/ip-defrag.ts):
- * what the monitor dropped instead of guessing is exactly what the device may have obeyed,
- * so each is an alert, not only a count. `ip-fragment-incomplete` is not among them: a
- * capture that starts or drops packets mid-datagram shows it with nobody attacking.
+ * Traffic in a capture shaped so that the monitor and the device read different things:
+ * IP fragments (protocol/pcap/ip-defrag.ts) and TCP segments that repeat sequence numbers
+ * with other bytes (protocol/pcap/tcp-streams.ts), the insertion and evasion attacks of
+ * Ptacek and Newsham (1998). What the monitor dropped, or read from a copy the device may
+ * not have kept, is exactly what the device may have obeyed, so each is an alert, not only
+ * a count. `ip-fragment-incomplete` is not among them: a capture that starts or drops
+ * packets mid-datagram shows it with nobody attacking.
  */
 const EVASIONS: Readonly<Record<string, string>> = {
   'ip-fragment-overlap': 'sent IP fragments that overlap with different bytes (RFC 1858 §4): the device may keep either copy, so what it received was not judged',
@@ -15,10 +18,11 @@ const EVASIONS: Readonly<Record<string, string>> = {
   'ip-fragment-oversize': 'sent IP fragments reaching past the largest datagram IP can carry (the "ping of death" shape)',
   'ip-fragment-nested': 'sent an IPv6 datagram whose reassembly is itself a fragment (RFC 8200 §4.1 allows one Fragment header)',
   'ip-fragment-overflow': 'had an unfinished datagram dropped because unfinished IP fragments filled the monitor\'s budget: a flood of decoy fragments can push a real command out before it is judged',
+  'tcp-overlap-conflict': 'sent TCP segments that carry other bytes for sequence numbers already seen (an insertion: a copy the device drops, such as one with a bad checksum, can show the monitor a harmless command while the device takes another); the first copy was judged',
 };
 
-export class IpFragmentEvasionDetector implements Detector {
-  readonly id = 'ip-fragment-evasion';
+export class CaptureEvasionDetector implements Detector {
+  readonly id = 'capture-evasion';
 
   inspect(event: PipelineEvent, report: FindingSink): void {
     if (event.kind !== 'anomaly' || event.source?.transport !== 'ip') return;
@@ -26,7 +30,7 @@ export class IpFragmentEvasionDetector implements Detector {
     if (what === undefined) return;
     const address = event.source.address;
     report({
-      type: 'ip-fragment-evasion',
+      type: 'capture-evasion',
       ts: event.ts,
       device: null,
       // An overflow names the datagram that was pushed out, whose source may be a victim or
