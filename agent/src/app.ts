@@ -38,6 +38,7 @@ import { ProcessMetrics } from './health/process-metrics.ts';
 import { prepareServerTls, type ServerTls } from './tls/server-tls.ts';
 import { loginBurstFinding } from './auth/login-burst-finding.ts';
 import { baselineStatus } from './detect/baseline/baseline-status.ts';
+import { BaselineAcceptor } from './alert/accept-into-baseline.ts';
 import { DashboardAccess } from './server/dashboard-access.ts';
 import type { SessionOptions } from './server/sessions.ts';
 
@@ -302,11 +303,23 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return outcome;
     },
     baseline: () => baselineStatus(baseline, config, existsSync(baselineKeeper.path)),
+    acceptBaseline: (id: string, by: string, reason: string, from: string) => baselineAcceptor.accept({ alertId: id, by, reason, from }),
     users: () => access.userViews(),
     audit: (limit: number) => access.auditView(limit),
     // No secret in it (server/config-view.ts); built per request, a biomed's page, for the uplink's certificate read at its start.
     siteConfig: () => siteConfigView(config, { uplinkClientCertificate: uplink?.clientCertificate ?? null }),
   };
+  // "Accept as normal for this ward" (alert/accept-into-baseline.ts): into the live model,
+  // saved by the keeper (the one writer of baseline.json), the alert acknowledged as the route does.
+  const baselineAcceptor = new BaselineAcceptor({
+    model: baseline,
+    inventory: inventoryProfiles,
+    findAlert: (id) => alerts.get(id) ?? store.get(id),
+    acknowledge: api.acknowledge,
+    save: () => baselineKeeper.save(),
+    auditLog,
+    logger,
+  });
   const dashboard = new DashboardServer(api, assets, hub, access.auth, logger);
   // Counts only (docs/protocol.md, "Metrics and health"); read when scraped, nothing on the hot path.
   const processMetrics = new ProcessMetrics();

@@ -77,7 +77,7 @@ export class AdminView {
             ['Device', 'Kind', 'State', 'Hours learned', 'Commands', 'Stable envelopes'],
             status.devices.map((device) => [device.id, device.profile, device.state, String(device.hoursLearned), String(device.commands), `${device.stableEnvelopes} of ${device.envelopes}`]),
           ),
-          el('p', 'hint', 'Review, accept and freeze the baseline with `wardwatch baseline …` (docs/operations.md).'),
+          el('p', 'hint', 'A learned alert that is normal after all is accepted from its page ("Accept as normal for this ward"), with the agent running. Review, import and freeze the baseline with `wardwatch baseline …` (docs/operations.md).'),
         ];
       }
       case 'config': {

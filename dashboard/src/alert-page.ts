@@ -7,8 +7,13 @@
  *
  * Everything from the wire goes in through textContent (dom.ts `el`): a command payload
  * is whatever its sender published.
+ *
+ * A learned alert's page offers a biomed or an admin "Accept as normal for this ward"
+ * (baseline-accept.ts); a nurse's page does not (and the agent refuses her: 403).
  */
-import { HUB_ORIGIN, type AlertView } from '../../agent/src/server/dashboard-protocol.ts';
+import { HUB_ORIGIN, type AlertView, type BaselineAcceptanceView } from '../../agent/src/server/dashboard-protocol.ts';
+import { BaselineAcceptAction, type BaselineAcceptOptions } from './baseline-accept.ts';
+import { acceptanceOfAlert } from './baseline-accept-text.ts';
 import { el, requireElement, setHidden, setText } from './dom.ts';
 import { alertPlace, evidenceText, formatEventTime, SEVERITY_LABEL } from './format.ts';
 import { deviceHref } from './device-route.ts';
@@ -81,6 +86,13 @@ export class AlertPage {
   private readonly body = requireElement('alert-view-body', HTMLElement);
   private shownId: string | null = null;
   private shownVersion: AlertView | null = null;
+  /** The shown alert's accept action, kept while its page is rebuilt; null when none is offered. */
+  private acceptAction: BaselineAcceptAction | null = null;
+  /** Alerts accepted from this page in this session, and what the page said: shown again on return. */
+  private readonly acceptedHere = new Map<string, string>();
+
+  /** `acceptBaseline`: null for a role without `baseline.configure` (the action is then never built). */
+  constructor(private readonly acceptBaseline: BaselineAcceptOptions | null = null) {}
 
   /** The id of the alert on screen, or null when the page is hidden. */
   get alertId(): string | null {
@@ -102,7 +114,11 @@ export class AlertPage {
     } else if (alert !== this.shownVersion) {
       this.shownVersion = alert;
       setText(this.heading, `Alert: ${alertPlace(alert)}`);
+      // A repeat of the alert rebuilds the page: focus in the accept action (a reason being typed) is kept.
+      const active = document.activeElement;
+      const refocus = active instanceof HTMLElement && this.acceptAction?.element.contains(active) === true ? active : null;
       this.body.replaceChildren(...this.build(alert));
+      if (refocus !== null && refocus.isConnected) refocus.focus();
     }
     if (first) this.heading.focus();
   }
@@ -110,6 +126,7 @@ export class AlertPage {
   hide(): void {
     this.shownId = null;
     this.shownVersion = null;
+    this.acceptAction = null;
     setHidden(this.view, true);
     this.body.replaceChildren();
   }
@@ -168,9 +185,21 @@ export class AlertPage {
     }
     nodes.push(section(isRecord(baseline) ? 'What fired: the learned baseline' : 'What fired', 'fired', fieldList(fired)));
 
+    // Not at `wardwatch hub` (an alert with an origin): a ward's baseline is accepted on that ward's dashboard.
+    const acceptance = this.acceptBaseline === null || alert.origin !== undefined ? null : acceptanceOfAlert(alert);
+    if (acceptance !== null) nodes.push(this.acceptActionFor(alert.id, acceptance).element);
+    else this.acceptAction = null;
+
     const all: Fields = [['Alert id', alert.id], ['Alert type', alert.type], ['Ward', alert.ward], ['Device', alert.deviceId]];
     for (const [key, value] of Object.entries(evidence)) all.push([key, value]);
     nodes.push(section('All evidence, as sent', 'all', fieldList(all)));
     return nodes;
+  }
+
+  private acceptActionFor(alertId: string, acceptance: BaselineAcceptanceView): BaselineAcceptAction {
+    if (this.acceptAction?.alertId === alertId) return this.acceptAction;
+    const options = this.acceptBaseline as BaselineAcceptOptions;
+    this.acceptAction = new BaselineAcceptAction(alertId, acceptance, options, (text) => this.acceptedHere.set(alertId, text), this.acceptedHere.get(alertId) ?? null);
+    return this.acceptAction;
   }
 }

@@ -68,3 +68,7 @@ export function postLogout(): Promise<Reply<SessionView>> {
 export function getJson<T>(path: string): Promise<Reply<T>> {
   return call<T>('GET', path);
 }
+
+export function postJson<T>(path: string, body: unknown): Promise<Reply<T>> {
+  return call<T>('POST', path, body);
+}

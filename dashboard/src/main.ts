@@ -46,7 +46,14 @@ function startDashboard(session: LoggedIn, login: LoginView, header: HeaderView,
   const ward = new WardView();
   const baselineLine = new BaselineView();
   const admin = new AdminView();
-  const alertPage = new AlertPage();
+  // A learned alert's "Accept as normal for this ward": only for a role that may change the baseline.
+  const alertPage = new AlertPage(session.permissions.includes('baseline.configure') ? {
+    user: session.user,
+    onAccepted: (alert) => {
+      applyAlert(alert);
+      renderSummary();
+    },
+  } : null);
   const devicePage = new DevicePage((deviceId) => [...state.alerts.values()].filter((alert) => alert.deviceId === deviceId && alert.state === 'open'));
   const alertsHeading = requireElement('alerts-heading', HTMLElement);
   const screenControls = requireElement('screen-controls', HTMLElement);

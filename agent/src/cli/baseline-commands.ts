@@ -3,9 +3,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AuditLog, cliActor, type AuditAction } from '../audit/audit-log.ts';
-import { acceptDeviation } from '../detect/baseline/baseline-accept.ts';
+import { acceptanceOf, acceptDeviation } from '../detect/baseline/baseline-accept.ts';
 import { exportBaselineYaml } from '../detect/baseline/baseline-export.ts';
-import type { BaselineAcceptance } from '../detect/baseline/baseline-finding.ts';
 import { applyBaselineImport, parseBaselineImport } from '../detect/baseline/baseline-import.ts';
 import { BaselineModel } from '../detect/baseline/baseline-model.ts';
 import { baselineStatus, formatBaselineStatus } from '../detect/baseline/baseline-status.ts';
@@ -21,7 +20,8 @@ import { EXIT_RUNTIME, EXIT_USAGE } from './options.ts';
  * `wardwatch baseline status|export|import|accept|freeze|unfreeze` (issue 5, part 2): the
  * learned baseline in the agent's data directory. Reading works any time (the state as of
  * the agent's last save); changing it needs the agent stopped, since a running agent
- * would overwrite the file at its next save. Every change is appended to the audit log
+ * would overwrite the file at its next save. A running agent accepts an alert itself, from
+ * its dashboard (alert/accept-into-baseline.ts); `accept` here is for a stopped one. Every change is appended to the audit log
  * (issue 6) as "cli:<os user>" from "local", once the baseline file is written.
  */
 
@@ -52,9 +52,18 @@ async function loadModel(config: SiteConfig, dataDir: string): Promise<{ model: 
   return { model, saved: true };
 }
 
-async function refuseWhileRunning(dataDir: string): Promise<void> {
+/** `instead`: what can be done without stopping the agent, said after the refusal. */
+async function refuseWhileRunning(dataDir: string, instead?: string): Promise<void> {
   const pid = await runningAgentPid(dataDir);
-  if (pid !== null) fail(`an agent (pid ${pid}) is running on ${dataDir} and would overwrite the baseline at its next save; stop it first (e.g. systemctl stop wardwatch), then run this again`);
+  if (pid === null) return;
+  const refusal = `an agent (pid ${pid}) is running on ${dataDir} and would overwrite the baseline at its next save`;
+  if (instead !== undefined) fail(`${refusal}.\n${instead}\nOtherwise stop it first (e.g. systemctl stop wardwatch), then run this again.`);
+  fail(`${refusal}; stop it first (e.g. systemctl stop wardwatch), then run this again`);
+}
+
+/** The running agent takes an acceptance itself (POST /api/alerts/<id>/accept-baseline): no need to leave the ward unwatched. */
+function acceptOnDashboardHint(alertId: string): string {
+  return `Accept it without stopping the agent: open the alert on the dashboard (#alert/${alertId}) as a biomed or admin and choose "Accept as normal for this ward".`;
 }
 
 async function save(model: BaselineModel, dataDir: string): Promise<void> {
@@ -128,18 +137,18 @@ export function registerBaselineCommands(program: Command): void {
       process.stdout.write(`imported ${Object.keys(parsed.document.devices).length} devices (${frozen} frozen) and ${Object.keys(parsed.document.groups).length} kinds into ${join(options.dataDir, BASELINE_FILE)}\n`);
     });
 
-  withCommonOptions(baseline.command('accept').description('accept what a learned alert found unusual into the baseline (the agent must be stopped)').argument('<alert-id>', 'id of the alert (dashboard, alerts.jsonl)'))
+  withCommonOptions(baseline.command('accept').description('accept what a learned alert found unusual into the baseline (the agent must be stopped; a running agent accepts it from its dashboard)').argument('<alert-id>', 'id of the alert (dashboard, alerts.jsonl)'))
     .action(async (alertId: string, options: BaselineOptions) => {
       const config = await loadConfigOrExit(options.config, { warnings: false });
-      await refuseWhileRunning(options.dataDir);
+      await refuseWhileRunning(options.dataDir, acceptOnDashboardHint(alertId));
       const dbFile = join(options.dataDir, 'wardwatch.db');
       if (!existsSync(dbFile)) fail(`${dbFile} does not exist: give the agent's --data-dir`);
       const store = new AlertStore(dbFile);
       const alert = store.get(alertId);
       store.close();
       if (alert === null) fail(`no alert ${alertId} in ${dbFile}`);
-      const acceptance = (alert.evidence.baseline as { accept?: BaselineAcceptance } | undefined)?.accept;
-      if (acceptance === undefined) fail(`alert ${alertId} (${alert.type}) is not a learned deviation; there is nothing to accept into the baseline`);
+      const acceptance = acceptanceOf(alert);
+      if (acceptance === null) fail(`alert ${alertId} (${alert.type}) is not a learned deviation; there is nothing to accept into the baseline`);
       const profile = inventoryOf(config).get(acceptance.device);
       if (profile === undefined) fail(`device ${acceptance.device} of alert ${alertId} is not in ${options.config}`);
       const { model } = await loadModel(config, options.dataDir);

@@ -32,6 +32,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: /^\/api\/health$/, permission: 'alerts.view', name: 'the agent\'s health' },
   { method: 'POST', path: /^\/api\/alerts\/[0-9a-f-]{36}\/ack$/, permission: 'alerts.acknowledge', name: 'acknowledge an alert' },
   { method: 'GET', path: /^\/api\/baseline$/, permission: 'baseline.configure', name: 'the learned baseline' },
+  { method: 'POST', path: /^\/api\/alerts\/[0-9a-f-]{36}\/accept-baseline$/, permission: 'baseline.configure', name: 'the learned baseline (accepting an alert into it)' },
   { method: 'GET', path: /^\/api\/config$/, permission: 'devices.configure', name: 'the site configuration' },
   { method: 'GET', path: /^\/api\/users$/, permission: 'users.manage', name: 'the dashboard users' },
   { method: 'GET', path: /^\/api\/audit$/, permission: 'audit.view', name: 'the audit log' },

@@ -146,6 +146,37 @@ export interface AcknowledgeRequest {
   readonly reason: string;
 }
 
+/** POST /api/alerts/:id/accept-baseline body (biomed, admin). Who accepts is the session's user, never a field of the request. */
+export interface AcceptBaselineRequest {
+  readonly reason: string;
+}
+
+/**
+ * What accepting a learned alert adds to the baseline: the `baseline.accept` of its evidence
+ * (agent/src/detect/baseline/baseline-finding.ts BaselineAcceptance). `level` group: for
+ * every device of the device's kind on the ward (values: in the care area of `key`).
+ */
+export interface BaselineAcceptanceView {
+  readonly device: string;
+  readonly table: 'value' | 'commander' | 'origin' | 'hour' | 'transition' | 'pusher' | 'version' | 'cadence';
+  readonly key: string;
+  readonly value?: number | string;
+  readonly unit?: string;
+  /** Group-level entries (values judged across the ward) are accepted for the device's kind. */
+  readonly level: 'device' | 'group';
+}
+
+/** 200 to POST /api/alerts/:id/accept-baseline. */
+export interface BaselineAcceptedResponse {
+  /** The alert afterwards: acknowledged ("accepted into the baseline: <reason>") if it was open. */
+  readonly alert: AlertView;
+  readonly accepted: BaselineAcceptanceView;
+  /** False when the alert had been acknowledged before. */
+  readonly acknowledged: boolean;
+  /** Whether baseline.json was written; the accepted baseline is judged by at once either way, and saved at the next interval. */
+  readonly saved: boolean;
+}
+
 /** Dashboard roles and permissions (agent/src/auth/roles.ts); strings here, so the browser bundle stays free of it. */
 export type RoleName = 'display' | 'nurse' | 'biomed' | 'admin';
 
@@ -203,6 +234,8 @@ export type EnrolResponse = Extract<SessionView, { readonly permissions: readonl
 /** Refusals of /api/login and /api/enrol (401, 403, 409, 423, 429) and of every other route. */
 export interface ApiError {
   readonly error: string;
+  /** A stable code beside the message, where a route has several refusals of one status (accept-baseline's 409s). */
+  readonly code?: string;
   /** 423 and 429: when to try again (also the Retry-After header). */
   readonly retryAfterSeconds?: number;
 }

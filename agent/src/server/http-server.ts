@@ -5,12 +5,13 @@ import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { AcceptIntoBaselineOutcome } from '../alert/accept-into-baseline.ts';
 import { MAX_RECENT_ALERTS, type AcknowledgeOutcome } from '../alert/alert-manager.ts';
 import { normalizeAddress } from '../ingest/address.ts';
 import { accessFor, roleMay } from './access.ts';
 import { alertsCsv, exportFileName, isExportFormat } from './alert-export.ts';
 import type { DashboardAuth } from './dashboard-auth.ts';
-import type { AlertView, AuditView, BaselineStatusView, DashboardUserView, DeviceHistoryView, DeviceView, HealthView, SiteConfigView, WardSummaryView } from './dashboard-protocol.ts';
+import type { AlertView, AuditView, BaselineAcceptedResponse, BaselineStatusView, DashboardUserView, DeviceHistoryView, DeviceView, HealthView, SiteConfigView, WardSummaryView } from './dashboard-protocol.ts';
 import type { DashboardAssets } from './dashboard-assets.ts';
 import { readJsonRequest, send, sendJson } from './http-io.ts';
 import { isSameOrigin } from './same-origin.ts';
@@ -32,6 +33,8 @@ export interface DashboardApi {
   /** `by` is the session's user; the composition root also writes the audit entry. At `wardwatch hub` only its own alerts; a ward's answers 405. */
   acknowledge?(id: string, by: string, reason: string, from: string): DashboardAcknowledgeOutcome;
   baseline(): BaselineStatusView;
+  /** Accepts a learned alert into the live baseline as `by` (alert/accept-into-baseline.ts); absent at `wardwatch hub`, which learns nothing (405). */
+  acceptBaseline?(id: string, by: string, reason: string, from: string): Promise<AcceptIntoBaselineOutcome>;
   users(): DashboardUserView[];
   audit(limit: number): AuditView;
   /** `wardwatch hub` only (agent/src/hub/): the ward overview; absent on an agent (404). */
@@ -192,6 +195,8 @@ export class DashboardServer {
     }
     const ack = /^\/api\/alerts\/([0-9a-f-]{36})\/ack$/.exec(url.pathname);
     if (ack !== null) return this.acknowledge(request, response, ack[1] ?? '', session);
+    const accept = /^\/api\/alerts\/([0-9a-f-]{36})\/accept-baseline$/.exec(url.pathname);
+    if (accept !== null) return this.acceptBaseline(request, response, accept[1] ?? '', session);
     sendJson(response, 404, { error: 'not found' });
   }
 
@@ -221,5 +226,16 @@ export class DashboardServer {
     if (outcome.ok) return sendJson(response, 200, outcome.alert);
     if (outcome.error === 'acknowledged-at-ward') return sendJson(response, 405, { error: 'a ward\'s alerts are acknowledged on that ward\'s own dashboard; the hub only shows them' });
     return sendJson(response, outcome.error === 'not-found' ? 404 : 409, { error: outcome.error === 'not-found' ? 'no such alert' : 'already acknowledged' });
+  }
+
+  /** The same checks as an acknowledgement (same origin, JSON, a reason), after the role's (`baseline.configure`). */
+  private async acceptBaseline(request: IncomingMessage, response: ServerResponse, id: string, session: Session): Promise<void> {
+    if (this.api.acceptBaseline === undefined) return sendJson(response, 405, { error: 'a ward\'s alerts are accepted into its baseline on that ward\'s own dashboard; the hub learns nothing' });
+    const input = await readJsonRequest(request, response, acknowledgeBody);
+    if (input === null) return;
+    const outcome = await this.api.acceptBaseline(id, session.username, input.reason, normalizeAddress(request.socket.remoteAddress));
+    if (outcome.ok) return sendJson(response, 200, { alert: outcome.alert, accepted: outcome.accepted, acknowledged: outcome.acknowledged, saved: outcome.saved } satisfies BaselineAcceptedResponse);
+    const status = outcome.error === 'not-found' ? 404 : outcome.error === 'not-audited' ? 503 : 409;
+    return sendJson(response, status, { error: outcome.message, code: outcome.error });
   }
 }

@@ -14,6 +14,8 @@ import { BASELINE_FILE, readBaselineFile, writeBaselineFile } from './baseline-f
 export class BaselineKeeper {
   private timer: NodeJS.Timeout | null = null;
   private model: BaselineModel | null = null;
+  /** The save in progress, or the last one (never rejects: write() logs and answers false). */
+  private saving: Promise<boolean> = Promise.resolve(true);
   readonly path: string;
 
   constructor(dataDir: string, private readonly intervalMs: number, private readonly logger: Logger) {
@@ -42,12 +44,26 @@ export class BaselineKeeper {
     this.timer.unref();
   }
 
-  async save(): Promise<void> {
-    if (this.model === null) return;
+  /**
+   * Writes the model now; true once it is on disk. Saves run one after another: the timer's,
+   * one asked for after an acceptance from the dashboard (alert/accept-into-baseline.ts) and
+   * the one at stop would otherwise write the same temporary file at once. Each takes the
+   * model as it is when its turn comes, so the last one asked for writes the latest state.
+   */
+  save(): Promise<boolean> {
+    const turn = this.saving.then(() => this.write());
+    this.saving = turn;
+    return turn;
+  }
+
+  private async write(): Promise<boolean> {
+    if (this.model === null) return false;
     try {
       await writeBaselineFile(this.path, this.model.toJSON());
+      return true;
     } catch (error) {
       this.logger.error({ err: error, file: this.path }, 'the baseline could not be saved; trying again at the next interval');
+      return false;
     }
   }
 

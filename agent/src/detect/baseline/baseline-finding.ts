@@ -3,23 +3,17 @@ import type { FindingSink } from '../../alert/finding.ts';
 import type { DeviceCommandEvent, PipelineEvent } from '../../normalize/events.ts';
 import { deviceLabel } from '../../normalize/inventory.ts';
 import { commandEvidence } from '../authorization-detector.ts';
+import type { BaselineAcceptanceView } from '../../server/dashboard-protocol.ts';
 import type { BaselineModel } from './baseline-model.ts';
 import { ACCEPT_HINT } from './explain.ts';
 
 /**
- * What `wardwatch baseline accept` adds to the baseline for an alert: the table, the key
- * and (for values) the value. Kept in the alert's evidence, so an alert carries its own way
- * back into the baseline (issue 5, part 4).
+ * What accepting an alert (`wardwatch baseline accept`, or the dashboard) adds to the
+ * baseline: the table, the key and (for values) the value. Kept in the alert's evidence, so
+ * an alert carries its own way back into the baseline (issue 5, part 4). One type with the
+ * wire's BaselineAcceptanceView, since the dashboard shows exactly this.
  */
-export interface BaselineAcceptance {
-  readonly device: string;
-  readonly table: 'value' | 'commander' | 'origin' | 'hour' | 'transition' | 'pusher' | 'version' | 'cadence';
-  readonly key: string;
-  readonly value?: number | string;
-  readonly unit?: string;
-  /** Group-level entries (values judged across the ward) are accepted for the device's kind. */
-  readonly level: 'device' | 'group';
-}
+export type BaselineAcceptance = BaselineAcceptanceView;
 
 export interface BaselineFindingInput {
   readonly type: AlertType;

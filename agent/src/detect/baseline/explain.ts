@@ -18,5 +18,5 @@ export function formatRange(bounds: EnvelopeBounds, unit: string): string {
   return unit.length === 0 ? range : `${range} ${unit}`;
 }
 
-/** The sentence every learned alert ends with: how to make it normal, if it is. */
-export const ACCEPT_HINT = 'If this is normal, accept it: wardwatch baseline accept <alert id>';
+/** The sentence every learned alert ends with: how to make it normal, if it is (without stopping the monitor first). */
+export const ACCEPT_HINT = 'If this is normal, accept it: "Accept as normal for this ward" on the alert\'s page in the dashboard (biomed or admin), or with the agent stopped, wardwatch baseline accept <alert id>';
