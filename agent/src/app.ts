@@ -36,7 +36,7 @@ import type { IngestStallTimes } from './health/agent-health.ts';
 import { agentMetrics } from './health/agent-metrics.ts';
 import { ProcessMetrics } from './health/process-metrics.ts';
 import { prepareServerTls, type ServerTls } from './tls/server-tls.ts';
-import { loginBurstFinding } from './auth/login-burst-finding.ts';
+import { cappedLoginBurstFinding } from './auth/login-burst-finding.ts';
 import { baselineStatus } from './detect/baseline/baseline-status.ts';
 import { BaselineAcceptor } from './alert/accept-into-baseline.ts';
 import { DashboardAccess } from './server/dashboard-access.ts';
@@ -274,7 +274,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ...(options.sessions === undefined ? {} : { sessionOverrides: options.sessions }),
     secure: tls !== null,
     closeFeeds: (sessionId, text) => hub?.closeSession(sessionId, text) ?? 0,
-    onLoginBurst: (burst) => alerts.raise(loginBurstFinding(burst)),
+    onLoginBurst: (burst) => alerts.raise(cappedLoginBurstFinding(burst, alerts.list())),
     logger,
   });
   const { auditLog, sessions } = access;

@@ -1,4 +1,5 @@
 import type { Finding } from '../alert/finding.ts';
+import type { AlertView } from '../server/dashboard-protocol.ts';
 import type { LoginBurst } from './login-guard.ts';
 
 /** Usernames quoted in the title; the evidence keeps every one the guard reported. */
@@ -17,4 +18,39 @@ export function loginBurstTitle(burst: LoginBurst): string {
  */
 export function loginBurstFinding(burst: LoginBurst): Finding {
   return { type: 'dashboard-login-burst', ts: burst.ts, device: null, dedupKey: burst.address, title: loginBurstTitle(burst), evidence: { ...burst } };
+}
+
+/**
+ * The key of the one alert into which further bursts fold once `cap` sources have open
+ * alerts of their own. It names no address: no address on the wire can be it (an address
+ * has no spaces or parentheses), so no burst folds into it by its key, only by the cap.
+ */
+export const MANY_ADDRESSES_KEY = '(many addresses)';
+
+export function overflowTitle(cap: number): string {
+  return `Dashboard login: bursts of failed logins from more than ${cap} addresses at once; each further address is counted here rather than alerted on its own (each is refused as it crosses the limit)`;
+}
+
+/**
+ * Open `dashboard-login-burst` alerts an agent shows one per source before further sources
+ * fold into one (MANY_ADDRESSES_KEY): an attacker with many IPv6 /64s must not fill the
+ * nurses' alert list with login alerts. The hub, seen by fewer people about more wards,
+ * keeps more (hub/hub-own-alerts.ts).
+ */
+export const AGENT_OPEN_LOGIN_BURST_CAP = 10;
+
+/**
+ * The finding for `burst` on an agent, given the alerts it holds: the source's own (it folds
+ * into that source's open alert, if any), until AGENT_OPEN_LOGIN_BURST_CAP sources have open
+ * alerts; then the one "many addresses" finding.
+ */
+export function cappedLoginBurstFinding(burst: LoginBurst, alerts: readonly AlertView[]): Finding {
+  const finding = loginBurstFinding(burst);
+  const openSources = new Set<unknown>();
+  for (const alert of alerts) {
+    if (alert.type !== 'dashboard-login-burst' || alert.state !== 'open' || 'openAlertCap' in alert.evidence) continue;
+    openSources.add(alert.evidence['address']);
+  }
+  if (openSources.has(burst.address) || openSources.size < AGENT_OPEN_LOGIN_BURST_CAP) return finding;
+  return { ...finding, dedupKey: MANY_ADDRESSES_KEY, title: overflowTitle(AGENT_OPEN_LOGIN_BURST_CAP), evidence: { openAlertCap: AGENT_OPEN_LOGIN_BURST_CAP, first: finding.evidence, auditLog: 'every failed login is in the audit log (login-failed; "burst": true marks each source crossing the limit)' } };
 }

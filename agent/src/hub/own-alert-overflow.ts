@@ -1,19 +1,15 @@
 import type { Finding } from '../alert/finding.ts';
 
+export { MANY_ADDRESSES_KEY, overflowTitle } from '../auth/login-burst-finding.ts';
+
 /**
  * The one alert into which the hub folds login bursts once it holds its cap of its own
- * open alerts (hub/hub-own-alerts.ts): what it says, and the bounded evidence it carries.
- * Its key names no address: no address on the wire can be it (an address has no spaces
- * or parentheses), so no burst can fold into it by its key, only by the cap.
+ * open alerts (hub/hub-own-alerts.ts): the bounded evidence it carries (its key and title
+ * are the agent's too, auth/login-burst-finding.ts).
  */
-export const MANY_ADDRESSES_KEY = '(many addresses)';
 
 /** Addresses the overflow alert lists (the first seen); every attempt of every address is in the audit log. */
 export const OVERFLOW_LISTED_ADDRESSES = 20;
-
-export function overflowTitle(cap: number): string {
-  return `Dashboard login: bursts of failed logins from more than ${cap} addresses at once; each further address is counted here rather than alerted on its own (each is refused as it crosses the limit)`;
-}
 
 function listedAddresses(evidence: Readonly<Record<string, unknown>> | null): string[] {
   const listed = evidence?.['addresses'];
