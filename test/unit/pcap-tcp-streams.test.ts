@@ -336,7 +336,7 @@ describe('TCP streams: overlaps with other bytes (the insertion attack)', () => 
     expect(text()).toBe('set_rate 5;0');
   });
 
-  it('a partial overlap is compared on the bytes it repeats; a copy older than the kept bytes is not compared', () => {
+  it('a partial overlap is compared on the bytes it repeats; a copy older than the kept bytes is counted as unverified', () => {
     const { streams, seen } = assembler();
     handshake(streams);
     streams.push(seg('client', 1001, 'abcdefgh', ACK | PSH, 5001));
@@ -348,9 +348,9 @@ describe('TCP streams: overlaps with other bytes (the insertion attack)', () => 
     handshake(far.streams);
     far.streams.push(seg('client', 1001, Buffer.alloc(RECENT_BYTES + 100, 0x41), ACK | PSH, 5001));
     far.streams.push(seg('client', 1001, Buffer.alloc(50, 0x42), ACK | PSH, 5001));
-    expect(far.seen.anomalies).toEqual([]);
+    expect(far.seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-unverified']);
     far.streams.push(seg('client', 1001 + 200, Buffer.alloc(10, 0x42), ACK | PSH, 5001));
-    expect(far.seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-conflict']);
+    expect(far.seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-unverified', 'tcp-overlap-conflict']);
   });
 
   it('two out-of-order copies of the same segment with other bytes are a conflict too', () => {
@@ -382,11 +382,56 @@ describe('TCP streams: overlaps across the sequence number wrap', () => {
 });
 
 describe('TCP streams: keep-alives', () => {
-  it('a keep-alive with one garbage octet at the sequence number before the next (RFC 9293 §3.8.4) is not an overlap', () => {
+  it('a keep-alive with one garbage octet at the sequence number before the next (RFC 9293 §3.8.4), once all is acknowledged, is not an overlap', () => {
     const { streams, seen } = assembler();
     handshake(streams);
     streams.push(seg('client', 1001, 'abcd', ACK | PSH, 5001));
+    streams.push(seg('server', 5001, '', ACK, 1005));
     streams.push(seg('client', 1004, 'Z', ACK, 5001));
     expect(seen.anomalies).toEqual([]);
+  });
+
+  it('one octet there before the acknowledgement is an ordinary copy and is compared (the last byte of a register value swapped)', () => {
+    const { streams, seen } = assembler();
+    handshake(streams);
+    streams.push(seg('client', 1001, 'SAF1', ACK | PSH, 5001));
+    streams.push(seg('client', 1001, 'SAF', ACK | PSH, 5001));
+    streams.push(seg('client', 1004, '9', ACK, 5001));
+    expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-conflict']);
+  });
+});
+
+describe('TCP streams: the comparison outlives a forged end or a skipped hole', () => {
+  it('after a RST (or FINs both ways) a copy of decoded bytes with other content is still a conflict', () => {
+    for (const close of [[seg('client', 1005, '', RST)], [seg('client', 1005, '', FIN | ACK, 5001), seg('server', 5001, '', FIN | ACK, 1006)]]) {
+      const { streams, seen } = assembler();
+      handshake(streams);
+      streams.push(seg('client', 1001, 'SAFE', ACK | PSH, 5001));
+      for (const segment of close) streams.push(segment);
+      streams.push(seg('client', 1001, 'EVIL', ACK | PSH, 5001));
+      expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-conflict']);
+    }
+  });
+
+  it('after a hole skipped on the receiver\'s acknowledgement, bytes before the hole are still compared, and bytes in it are unverified', () => {
+    const { streams, seen } = assembler();
+    handshake(streams);
+    streams.push(seg('client', 1001, 'SAFE', ACK | PSH, 5001));
+    streams.push(seg('client', 1009, 'more', ACK | PSH, 5001));
+    // The receiver acknowledges past the hole [1005, 1009): the monitor gives it up.
+    streams.push(seg('server', 5001, '', ACK, 1013));
+    expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-gap']);
+    streams.push(seg('client', 1001, 'EVIL', ACK | PSH, 5001));
+    streams.push(seg('client', 1005, 'hole', ACK | PSH, 5001));
+    expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-gap', 'tcp-overlap-conflict', 'tcp-overlap-unverified']);
+  });
+
+  it('a copy reaching back further than the ring holds is counted as unverified, not silently passed', () => {
+    const { streams, seen } = assembler();
+    handshake(streams);
+    const padding = Buffer.alloc(RECENT_BYTES, 0x41);
+    streams.push(seg('client', 1001, Buffer.concat([Buffer.from('SAFE'), padding]), ACK | PSH, 5001));
+    streams.push(seg('client', 1001, Buffer.concat([Buffer.from('EVIL'), padding]), ACK | PSH, 5001));
+    expect(seen.anomalies.map((anomaly) => anomaly.name)).toEqual(['tcp-overlap-unverified']);
   });
 });

@@ -84,7 +84,8 @@ export class CaptureIngest {
             options.ingest({ kind: 'capture-anomaly', ts: this.eventTime(this.lastRecordMicros), source: endpoints.source, destination: endpoints.destination, name, detail });
             return;
           }
-          if (flow !== null && name === 'tcp-overlap-conflict') {
+          // Overlaps: a conflict is judged (capture-evasion), an unverified copy only counted.
+          if (flow !== null && (name === 'tcp-overlap-conflict' || name === 'tcp-overlap-unverified')) {
             const fromClient = flow.direction === 'client-to-server';
             options.ingest({ kind: 'capture-anomaly', ts: this.eventTime(this.lastRecordMicros), source: fromClient ? flow.client.ip : flow.server.ip, destination: fromClient ? flow.server.ip : flow.client.ip, name, detail: `${flow.key}: ${detail}` });
             return;

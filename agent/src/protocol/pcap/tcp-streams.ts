@@ -2,13 +2,15 @@
  * A simple per-flow, per-direction TCP stream assembler (RFC 9293 sequence space): it
  * delivers each direction's payload in sequence order, holds a bounded number of
  * out-of-order segments, drops data it has already delivered (retransmissions), and
- * when a hole cannot be filled reports `tcp-gap` and carries on after it. The first copy
- * of a byte wins; a later copy with different content is reported as
+ * when a hole cannot be filled reports `tcp-gap` and carries on after it. The copy of a
+ * byte decoded first wins; a copy with different content is reported as
  * `tcp-overlap-conflict`: the insertion attack on monitors (Ptacek and Newsham, 1998), where
  * the monitor reads one segment (say, one with a bad checksum, which the host drops, or
  * a TTL that expires before it) and the device takes another for the same bytes. The last
  * RECENT_BYTES delivered of each direction are kept to compare retransmissions with, in a
- * ring indexed by sequence number; an overlap reaching further back is not compared.
+ * ring indexed by sequence number, also across a skipped hole and after the flow ends (a
+ * forged RST, FIN or ACK must not end the comparison); bytes a copy repeats that the ring
+ * no longer holds, or that fell in a hole, are counted as `tcp-overlap-unverified`.
  *
  * Which end is the client: the sender of a SYN, the receiver of a SYN-ACK, or else the
  * end that is not on a well-known server port (502 Modbus/TCP, 1883/8883 MQTT), or else
@@ -28,7 +30,8 @@ export type TcpStreamAnomalyName =
   | 'tcp-segment-overflow'  // more out-of-order segments than `maxOutOfOrderSegments`
   | 'tcp-buffer-overflow'   // more out-of-order bytes than `maxBufferedBytesPerFlow`
   | 'tcp-data-after-close'  // new data after FIN or RST ended the flow: delivered as a new flow
-  | 'tcp-overlap-conflict'; // a segment carrying other bytes for sequence numbers already seen: an insertion attempt
+  | 'tcp-overlap-conflict'    // a segment carrying other bytes for sequence numbers already seen: an insertion attempt
+  | 'tcp-overlap-unverified'; // a segment repeating sequence numbers the ring no longer holds (or a skipped hole): not compared
 
 export interface Endpoint {
   readonly ip: string;
@@ -95,16 +98,20 @@ interface HalfStream {
   held: HeldSegment[];
   /** The last delivered bytes, byte at sequence s at `s % RECENT_BYTES`; allocated at the first delivery. */
   recent: Buffer | null;
-  /** How many bytes before `nextSeq` `recent` holds (at most RECENT_BYTES). */
+  /** How many bytes before `nextSeq` the ring window spans (at most RECENT_BYTES), a hole included. */
   recentBytes: number;
+  /** A skipped hole inside that window, [holeFrom, holeTo): its ring positions hold nothing it carried. */
+  hasHole: boolean;
+  holeFrom: number;
+  holeTo: number;
 }
 
 /**
- * Delivered bytes kept per direction to compare retransmissions with: a Modbus/TCP ADU is
- * at most 260 bytes and a ward's MQTT command a few hundred, so the segment an insertion
- * would shadow is within reach. 10,000 flows cost at most about 10 MB.
+ * Delivered bytes kept per direction to compare retransmissions with: more than one full
+ * Ethernet segment (MSS 1460), so that an ordinary retransmission is compared whole. A copy
+ * reaching further back is counted as unverified. 10,000 flows cost at most about 40 MB.
  */
-export const RECENT_BYTES = 512;
+export const RECENT_BYTES = 2048;
 
 interface FlowState {
   readonly clientIp: string;
@@ -185,6 +192,8 @@ export class TcpStreamAssembler {
       // a bad sequence number is a classic way to blind a monitor).
       const sender = this.fromClient(flow, segment) ? flow.toServer : flow.toClient;
       const dataSeq = syn ? (segment.seq + 1) >>> 0 : segment.seq;
+      // A copy of bytes already decoded is still compared: a forged RST or FIN must not end the comparison.
+      if (payload.length > 0 && sender.synced) this.compareDelivered(sender, dataSeq, payload);
       if (payload.length === 0 || (sender.synced && seqDiff(dataSeq + payload.length, sender.nextSeq) <= 0)) return;
       const senderIsClient = this.fromClient(flow, segment);
       this.flows.delete(key);
@@ -265,6 +274,9 @@ export class TcpStreamAssembler {
       held: [],
       recent: null,
       recentBytes: 0,
+      hasHole: false,
+      holeFrom: 0,
+      holeTo: 0,
     });
     const flow: FlowState = {
       clientIp: client.ip,
@@ -325,6 +337,7 @@ export class TcpStreamAssembler {
     half.synced = true;
     half.nextSeq = nextSeq;
     half.recentBytes = 0;
+    half.hasHole = false;
     half.finSeq = -1;
     half.peerAcked = false;
   }
@@ -344,6 +357,8 @@ export class TcpStreamAssembler {
     payload.copy(recent, at, from, from + untilWrap);
     payload.copy(recent, 0, from + untilWrap, payload.length);
     half.recentBytes = Math.min(RECENT_BYTES, half.recentBytes + payload.length);
+    // The hole has left the window once RECENT_BYTES have come after its end.
+    if (half.hasHole && seqDiff((half.nextSeq + payload.length) >>> 0, half.holeTo) >= RECENT_BYTES) half.hasHole = false;
     flow.carriedData = true;
     this.deliveredBytes += payload.length;
     this.sink.onData(half.view, payload, tsMicros);
@@ -436,8 +451,7 @@ export class TcpStreamAssembler {
       }
       const missing = seqDiff(half.peerAck, half.nextSeq);
       this.sink.onAnomaly?.('tcp-gap', `${missing} bytes missing before sequence ${half.peerAck} (acknowledged by the receiver)`, half.view);
-      half.nextSeq = half.peerAck;
-      half.recentBytes = 0; // the ring no longer ends where the delivered bytes do
+      this.skipTo(half, half.peerAck);
       return;
     }
   }
@@ -448,33 +462,57 @@ export class TcpStreamAssembler {
     if (first === undefined) return;
     const missing = seqDiff(first.seq, half.nextSeq);
     this.sink.onAnomaly?.('tcp-gap', `${missing} bytes missing before sequence ${first.seq} (${why})`, half.view);
-    half.nextSeq = first.seq;
-    half.recentBytes = 0; // the ring no longer ends where the delivered bytes do
+    this.skipTo(half, first.seq);
     this.drain(flow, half, tsMicros);
   }
 
   /**
+   * Moves `nextSeq` over a hole no copy will fill: the bytes before it stay comparable, the
+   * hole's do not (one hole is tracked; a second one while the first is still in the
+   * window drops the bytes before the second).
+   */
+  private skipTo(half: HalfStream, next: number): void {
+    const from = half.nextSeq;
+    if (half.hasHole) half.recentBytes = Math.max(0, seqDiff(from, half.holeTo));
+    half.hasHole = true;
+    half.holeFrom = from;
+    half.holeTo = next;
+    half.recentBytes = Math.min(RECENT_BYTES, half.recentBytes + seqDiff(next, from));
+    half.nextSeq = next;
+  }
+
+  /**
    * A retransmission or late segment starting at `seq`, before `nextSeq`: the bytes it
-   * repeats that `recent` still holds must equal what was delivered.
+   * repeats that the ring still holds must equal what was delivered; those it cannot
+   * check are counted as unverified.
    */
   private compareDelivered(half: HalfStream, seq: number, payload: Buffer): void {
-    if (half.recent === null) return;
     const behind = -seqDiff(seq, half.nextSeq);
+    if (behind <= 0) return;
     // A keep-alive: one octet at the sequence number before the next, which RFC 9293 §3.8.4
-    // lets an implementation fill with garbage (some stacks do): not a copy of anything.
-    if (behind === 1 && payload.length === 1) return;
-    const from = Math.max(0, behind - half.recentBytes);
-    const to = Math.min(payload.length, behind);
-    for (let i = from; i < to; i += 1) {
-      if (half.recent[((seq + i) >>> 0) % RECENT_BYTES] !== payload[i]) {
+    // lets an implementation fill with garbage, sent only once everything is acknowledged;
+    // before that, one octet there is an ordinary copy and is compared.
+    if (behind === 1 && payload.length === 1 && half.peerAcked && half.peerAck === half.nextSeq) return;
+    const repeated = Math.min(payload.length, behind);
+    // Bytes further back than the window can hold are not compared.
+    let unverified = Math.max(0, behind - Math.min(half.recentBytes, RECENT_BYTES));
+    const ring = half.recent;
+    for (let i = Math.min(unverified, repeated); i < repeated; i += 1) {
+      const at = (seq + i) >>> 0;
+      if (ring === null || (half.hasHole && seqDiff(at, half.holeFrom) >= 0 && seqDiff(at, half.holeTo) < 0)) {
+        unverified += 1;
+        continue;
+      }
+      if (ring[at % RECENT_BYTES] !== payload[i]) {
         this.overlapConflict(half, seq, 'bytes already delivered');
         return;
       }
     }
+    if (Math.min(unverified, repeated) > 0) this.sink.onAnomaly?.('tcp-overlap-unverified', `a segment at sequence ${seq} repeats ${Math.min(unverified, repeated)} bytes the monitor no longer holds (more than ${RECENT_BYTES} back, or in a skipped hole); not compared`, half.view);
   }
 
   private overlapConflict(half: HalfStream, seq: number, what: string): void {
-    this.sink.onAnomaly?.('tcp-overlap-conflict', `a segment at sequence ${seq} carries other bytes than ${what} for the same sequence numbers; the first copy was kept`, half.view);
+    this.sink.onAnomaly?.('tcp-overlap-conflict', `a segment at sequence ${seq} carries other bytes than ${what} for the same sequence numbers; the copy decoded first was kept`, half.view);
   }
 
   private drainAll(flow: FlowState, tsMicros: number, why: string): void {
