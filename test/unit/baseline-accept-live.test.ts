@@ -96,12 +96,13 @@ describe('what the confirmation says will be learned', () => {
 });
 
 describe('earlier acceptances, from the audit log', () => {
-  it('finds the command line\'s and the dashboard\'s, skips damaged lines, adds its own', () => {
+  it('finds the command line\'s and the dashboard\'s, skips damaged lines, adds its own', async () => {
     const log = AuditLog.forDataDir(dir);
     log.append({ actor: 'cli:biomed', from: 'local', action: 'baseline-accepted', details: { alertId: 'a-1', table: 'commander' }, at: Date.UTC(2026, 0, 5) });
     log.append({ actor: 'rn-a', from: '10.4.0.21', action: 'alert-acknowledged', details: { alertId: 'a-2' } });
     log.append({ actor: 'be-b', from: '10.4.0.30', action: 'baseline-accepted', details: { alertId: 'a-3' }, at: Date.UTC(2026, 0, 6) });
     const accepted = new AcceptedAlerts(join(dir, AUDIT_FILE));
+    await accepted.ready();
     expect(accepted.get('a-1')).toEqual({ by: 'cli:biomed', at: '2026-01-05T00:00:00.000Z' });
     expect(accepted.get('a-2')).toBeUndefined();
     expect(accepted.get('a-3')?.by).toBe('be-b');
@@ -109,8 +110,9 @@ describe('earlier acceptances, from the audit log', () => {
     expect(accepted.get('a-4')?.by).toBe('admin-c');
   });
 
-  it(`keeps at most ${MAX_REMEMBERED_ACCEPTANCES}, forgetting the oldest and counting it`, () => {
+  it(`keeps at most ${MAX_REMEMBERED_ACCEPTANCES}, forgetting the oldest and counting it`, async () => {
     const accepted = new AcceptedAlerts(join(dir, AUDIT_FILE));
+    await accepted.ready();
     for (let index = 0; index <= MAX_REMEMBERED_ACCEPTANCES; index += 1) accepted.remember(`a-${index}`, { by: 'x', at: 't' });
     expect(accepted.get('a-0')).toBeUndefined();
     expect(accepted.get(`a-${MAX_REMEMBERED_ACCEPTANCES}`)).toBeDefined();

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { boundedKey, MAX_KEY_LENGTH } from '../../agent/src/detect/bounded-key.ts';
+import { commanderOf } from '../../agent/src/detect/baseline/commander.ts';
+import { boundedKey, KEY_HASH_HEX, MAX_KEY_LENGTH } from '../../agent/src/detect/bounded-key.ts';
 import { formatDuration } from '../../agent/src/detect/duration.ts';
 import { SlidingWindowCounter } from '../../agent/src/detect/sliding-window-counter.ts';
+import type { EventSource } from '../../agent/src/normalize/events.ts';
 
 describe('sliding window counter', () => {
   it('reaches the threshold only when that many events fall within the window, and says how tightly', () => {
@@ -69,5 +72,25 @@ describe('durations and keys for titles', () => {
   it('cuts keys off the wire at MAX_KEY_LENGTH', () => {
     expect(boundedKey('x'.repeat(70_000))).toHaveLength(MAX_KEY_LENGTH);
     expect(boundedKey('station-4w')).toBe('station-4w');
+    expect(boundedKey('y'.repeat(MAX_KEY_LENGTH))).toBe('y'.repeat(MAX_KEY_LENGTH));
+  });
+
+  it('keeps long keys that share a prefix apart, with a hash of the whole name', () => {
+    const prefix = 'c'.repeat(MAX_KEY_LENGTH);
+    const [first, second] = [boundedKey(`${prefix}-ward-4w`), boundedKey(`${prefix}-attacker`)];
+    expect(first).not.toBe(second);
+    expect(first).toHaveLength(MAX_KEY_LENGTH);
+    expect(second).toHaveLength(MAX_KEY_LENGTH);
+    expect(first.startsWith('c'.repeat(MAX_KEY_LENGTH - KEY_HASH_HEX - 1))).toBe(true);
+    expect(first.slice(-KEY_HASH_HEX - 1)).toBe(`~${createHash('sha256').update(`${prefix}-ward-4w`).digest('hex').slice(0, KEY_HASH_HEX)}`);
+    // The same name gives the same key every time: the baseline finds it again after a restart.
+    expect(boundedKey(`${prefix}-ward-4w`)).toBe(first);
+  });
+
+  it('a long client id accepted as a commander does not make one sharing its prefix known', () => {
+    const prefix = 'ward-4w-station-'.padEnd(MAX_KEY_LENGTH + 10, 'x');
+    const source = (clientId: string): EventSource => ({ transport: 'mqtt', address: '10.4.0.21', account: null, role: null, clientId });
+    expect(commanderOf(source(`${prefix}A`))).not.toBe(commanderOf(source(`${prefix}B`)));
+    expect(commanderOf(source('station-4w'))).toBe('client:station-4w');
   });
 });

@@ -8,8 +8,8 @@ import type { DeviceKind } from '../model/device-profile.ts';
 import type { AlertView } from '../server/dashboard-protocol.ts';
 import type { AcknowledgeOutcome } from './alert-manager.ts';
 
-/** Stable codes (DESIGN.md, principle 7); the HTTP layer answers 404 for `not-found`, 503 for `not-audited`, 409 for the rest. */
-export type AcceptIntoBaselineError = 'not-found' | 'not-learned' | 'nothing-to-accept' | 'already-accepted' | 'device-not-in-inventory' | 'not-audited';
+/** Stable codes (DESIGN.md, principle 7); the HTTP layer answers 404 for `not-found`, 503 for `not-audited` and `audit-unreadable`, 409 for the rest. */
+export type AcceptIntoBaselineError = 'not-found' | 'not-learned' | 'nothing-to-accept' | 'already-accepted' | 'device-not-in-inventory' | 'not-audited' | 'audit-unreadable';
 
 export type AcceptIntoBaselineOutcome =
   | {
@@ -59,9 +59,9 @@ export function acceptedAcknowledgementReason(reason: string): string {
  * done to the live model so that the next occurrence is judged by the accepted baseline at
  * once, without stopping the monitor and leaving the ward unwatched.
  *
- * The steps up to the save are synchronous, on the same event loop as the pipeline: no
- * event is judged halfway through, and a second request for the same alert (two engineers,
- * a double click) finds it accepted. The audit entry is written before the model changes:
+ * The steps from the duplicate check up to the save are synchronous, on the same event loop
+ * as the pipeline: no event is judged halfway through, and a second request for the same
+ * alert (two engineers, a double click) finds it accepted. The audit entry is written before the model changes:
  * if the audit log cannot be written, nothing is accepted (every change is audited).
  */
 export class BaselineAcceptor {
@@ -74,6 +74,16 @@ export class BaselineAcceptor {
   async accept(request: AcceptIntoBaselineRequest): Promise<AcceptIntoBaselineOutcome> {
     const { options } = this;
     const { alertId, by, reason, from } = request;
+    // The first acceptance after start waits for the audit log's earlier acceptances (read in
+    // chunks, the event loop free meanwhile). From here to `remember` nothing awaits (the alert
+    // is looked up after the wait), so a second request for the same alert, waiting at the
+    // same point, finds this one's; a read that failed answers 503 and accepts nothing.
+    try {
+      await this.accepted.ready();
+    } catch (error) {
+      options.logger.error({ err: error, alertId, by }, 'the audit log could not be read to check earlier acceptances; nothing was accepted');
+      return { ok: false, error: 'audit-unreadable', message: 'the audit log could not be read to check whether this alert was already accepted, so nothing was accepted; see the agent log, then try again' };
+    }
     const alert = options.findAlert(alertId);
     if (alert === null) return { ok: false, error: 'not-found', message: 'no such alert' };
     if (!isLearnedAlertType(alert.type)) {

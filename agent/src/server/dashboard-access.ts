@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AuditLog, readAuditLines, verifyAuditLog } from '../audit/audit-log.ts';
+import { AuditLog, readAuditTail, verifyAuditLog } from '../audit/audit-log.ts';
 import { LoginGuard, type LoginBurst } from '../auth/login-guard.ts';
 import { SecretBox } from '../auth/secret-box.ts';
 import { UserStore, userView } from '../auth/user-store.ts';
@@ -88,7 +88,7 @@ export class DashboardAccess {
   auditView(limit: number): AuditView {
     return {
       chainIntact: verifyAuditLog(this.auditLog.file).ok,
-      entries: readAuditLines(this.auditLog.file, limit).flatMap(({ entry }) => (entry === null ? [] : [{ seq: entry.seq, ts: entry.ts, actor: entry.actor, from: entry.from, action: entry.action, details: entry.details }])),
+      entries: readAuditTail(this.auditLog.file, limit).flatMap(({ entry }) => (entry === null ? [] : [{ seq: entry.seq, ts: entry.ts, actor: entry.actor, from: entry.from, action: entry.action, details: entry.details }])),
     };
   }
 

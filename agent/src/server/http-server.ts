@@ -235,7 +235,7 @@ export class DashboardServer {
     if (input === null) return;
     const outcome = await this.api.acceptBaseline(id, session.username, input.reason, normalizeAddress(request.socket.remoteAddress));
     if (outcome.ok) return sendJson(response, 200, { alert: outcome.alert, accepted: outcome.accepted, acknowledged: outcome.acknowledged, saved: outcome.saved } satisfies BaselineAcceptedResponse);
-    const status = outcome.error === 'not-found' ? 404 : outcome.error === 'not-audited' ? 503 : 409;
+    const status = outcome.error === 'not-found' ? 404 : outcome.error === 'not-audited' || outcome.error === 'audit-unreadable' ? 503 : 409;
     return sendJson(response, status, { error: outcome.message, code: outcome.error });
   }
 }
