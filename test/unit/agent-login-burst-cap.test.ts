@@ -21,7 +21,7 @@ describe('an agent\'s dashboard-login-burst alerts are capped, so many sources c
     // A 15-minute suppression window, so that the second burst below, 6 minutes on, folds.
     const alerts = new AlertManager([], 900_000, pino({ level: 'silent' }));
     const guard = new LoginGuard();
-    // 500 /64s of one site's /48: each its own source for the guard (auth/login-source.ts).
+    // One address in each of 500 /64s of one site's /48: ten failures cross each address's limit, never a /64's (auth/login-guard.ts).
     const sources = Array.from({ length: 500 }, (_, index) => `2001:db8:4:${index.toString(16)}::1`);
     spray(alerts, guard, sources, T0);
     const bursts = alerts.list().filter((alert) => alert.type === 'dashboard-login-burst');
@@ -29,9 +29,9 @@ describe('an agent\'s dashboard-login-burst alerts are capped, so many sources c
     const many = bursts.filter((alert) => alert.title.startsWith(`Dashboard login: bursts of failed logins from more than ${AGENT_OPEN_LOGIN_BURST_CAP} addresses`));
     expect(many).toHaveLength(1);
     expect(many[0]?.count).toBe(500 - AGENT_OPEN_LOGIN_BURST_CAP);
-    expect(many[0]?.evidence).toMatchObject({ openAlertCap: AGENT_OPEN_LOGIN_BURST_CAP, first: { address: `2001:db8:4:${AGENT_OPEN_LOGIN_BURST_CAP.toString(16)}::/64` } });
+    expect(many[0]?.evidence).toMatchObject({ openAlertCap: AGENT_OPEN_LOGIN_BURST_CAP, first: { address: `2001:db8:4:${AGENT_OPEN_LOGIN_BURST_CAP.toString(16)}::1` } });
     // One of the first sources bursts again after its window: it folds into its own alert, not the many.
-    const first = bursts.find((alert) => alert.evidence['address'] === '2001:db8:4:0::/64');
+    const first = bursts.find((alert) => alert.evidence['address'] === '2001:db8:4::1'); // sources[0] in RFC 5952 text
     spray(alerts, guard, [sources[0] ?? ''], T0 + 6 * 60_000);
     expect(alerts.get(first?.id ?? '')?.count).toBe(2);
     expect(alerts.list().filter((alert) => alert.type === 'dashboard-login-burst')).toHaveLength(AGENT_OPEN_LOGIN_BURST_CAP + 1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LoginGuard } from '../../agent/src/auth/login-guard.ts';
+import { LoginGuard, type LoginBurst } from '../../agent/src/auth/login-guard.ts';
+import { loginSource } from '../../agent/src/auth/login-source.ts';
 
 const MINUTE = 60_000;
 const T0 = Date.UTC(2025, 0, 6, 8, 0, 0);
@@ -80,31 +81,140 @@ describe('LoginGuard, per address', () => {
   });
 });
 
-describe('LoginGuard, IPv6 sources', () => {
-  it('counts an IPv6 /64 as one source: ten addresses of one /64 are one burst, and the whole /64 is refused', () => {
+/** `count` failed logins from `address`, `stepMs` apart from `start`, usernames user0, user1, …; the bursts the guard reports. */
+function fail(guard: LoginGuard, address: string, count: number, start: number, stepMs: number): LoginBurst[] {
+  const bursts: LoginBurst[] = [];
+  for (let attempt = 0; attempt < count; attempt++) {
+    const burst = guard.recordAddressFailure(address, `user${attempt}`, start + attempt * stepMs);
+    if (burst !== null) bursts.push(burst);
+  }
+  return bursts;
+}
+
+describe('LoginGuard, IPv6: per address, and per /64 at ten times the limit', () => {
+  it('one station of a ward\'s shared /64 failing twice a minute, then hammering, gets only itself refused; the other stations log in', () => {
     const guard = new LoginGuard();
-    const bursts = [];
-    for (let host = 1; host <= 10; host++) {
-      const burst = guard.recordAddressFailure(`2001:db8:4:7:${host.toString(16)}::${host}`, `user${host}`, T0 + host);
-      if (burst !== null) bursts.push(burst);
-    }
-    expect(bursts).toHaveLength(1);
-    expect(bursts[0]).toMatchObject({ address: '2001:db8:4:7::/64', failures: 10 });
-    expect(guard.addressBlockedUntil('2001:db8:4:7:ffff:ffff:ffff:ffff', T0 + 11)).toBe(T0 + 1 + 5 * MINUTE);
-    // Another /64 of the same site is another source.
-    expect(guard.addressBlockedUntil('2001:db8:4:8::1', T0 + 11)).toBeNull();
-    expect(guard.tracked.addresses).toBe(1);
+    const slow = fail(guard, '2001:db8:4:7::66', 60, T0, 30_000);
+    const fast = fail(guard, '2001:db8:4:7::66', 1_000, T0 + 30 * MINUTE, 50);
+    const end = T0 + 31 * MINUTE;
+    expect(slow).toEqual([{ address: '2001:db8:4:7::66', failures: 10, windowMs: 5 * MINUTE, ts: T0 + 9 * 30_000, usernames: Array.from({ length: 10 }, (_, index) => `user${index}`) }]);
+    expect(fast).toEqual([]);
+    expect(guard.addressBlockedUntil('2001:db8:4:7::66', end)).not.toBeNull();
+    for (const station of ['2001:db8:4:7::a1', '2001:db8:4:7:1c2d:3e4f:5a6b:7c8d', '2001:db8:4:7::67']) expect(guard.addressBlockedUntil(station, end)).toBeNull();
+    expect(guard.tracked).toMatchObject({ addresses: 1, prefixes: 1 });
   });
 
-  it('an IPv4-mapped address is its IPv4 address; zone ids and a dotted tail are read', () => {
-    const guard = new LoginGuard({ maxAddressFailures: 2 });
+  it('a host rotating addresses in its /64 is refused at the /64 limit: the 100th attempt reports the /64 as a prefix, and every address of it is refused', () => {
+    const guard = new LoginGuard();
+    const bursts: LoginBurst[] = [];
+    for (let host = 1; host <= 10; host++) bursts.push(...fail(guard, `2001:db8:4:7:a:b:c:${host.toString(16)}`, 10, T0 + (host - 1) * 10_000, 1000));
+    // Nine addresses crossed their own limit; the tenth crossed it with the /64's 100th attempt, reported as the /64 (it covers the address).
+    expect(bursts.map((burst) => burst.address)).toEqual([...Array.from({ length: 9 }, (_, index) => `2001:db8:4:7:a:b:c:${index + 1}`), '2001:db8:4:7::/64']);
+    expect(bursts[9]).toEqual({ address: '2001:db8:4:7::/64', failures: 100, windowMs: 5 * MINUTE, ts: T0 + 99_000, usernames: Array.from({ length: 10 }, (_, index) => `user${index}`) });
+    expect(guard.addressBlockedUntil('2001:db8:4:7:ffff:ffff:ffff:ffff', T0 + 100_000)).toBe(T0 + 5 * MINUTE);
+    expect(guard.addressBlockedUntil('2001:db8:4:7:ffff:ffff:ffff:ffff', T0 + 5 * MINUTE)).toBeNull();
+    expect(guard.addressBlockedUntil('2001:db8:4:8::1', T0 + 100_000)).toBeNull();
+  });
+
+  it('99 attempts from the /64 within the window refuse only the addresses that reached ten', () => {
+    const guard = new LoginGuard();
+    for (let host = 1; host <= 9; host++) fail(guard, `2001:db8:4:7::${host}`, 10, T0 + host * 10_000, 100);
+    expect(fail(guard, '2001:db8:4:7::a', 9, T0 + 100_000, 100)).toEqual([]);
+    expect(guard.addressBlockedUntil('2001:db8:4:7::a', T0 + 101_000)).toBeNull();
+    expect(guard.addressBlockedUntil('2001:db8:4:7::b', T0 + 101_000)).toBeNull();
+    expect(guard.addressBlockedUntil('2001:db8:4:7::1', T0 + 101_000)).not.toBeNull();
+  });
+
+  it('keeps a /64 refused while the guessing goes on, reported once; a station retrying meanwhile is let in with the /64, not refused on its own', () => {
+    const guard = new LoginGuard();
+    let t = T0;
+    let bursts = 0;
+    // A fresh address every 10 attempts, one attempt every 2 s, for 15 minutes.
+    for (let attempt = 0; attempt < 450; attempt++, t += 2000) {
+      if (guard.recordAddressFailure(`2001:db8:4:7:dead:beef:0:${Math.floor(attempt / 10).toString(16)}`, 'admin', t) !== null) bursts++;
+    }
+    const stopped = t - 2000;
+    // The station's ten tries during the last minute are refused by the /64.
+    for (let attempt = 0; attempt < 10; attempt++) guard.recordAddressFailure('2001:db8:4:7::a1', 'rn-patel', stopped - 60_000 + attempt * 6000);
+    // 9 addresses' own bursts and the /64's, then nothing more: the /64 was refused throughout.
+    expect(bursts).toBe(10);
+    const prefixUntil = guard.addressBlockedUntil('2001:db8:4:7::a2', stopped);
+    expect(prefixUntil).not.toBeNull();
+    expect(prefixUntil).toBeGreaterThan(stopped);
+    expect(guard.addressBlockedUntil('2001:db8:4:7::a1', (prefixUntil as number) - 1)).toBe(prefixUntil);
+    expect(guard.addressBlockedUntil('2001:db8:4:7::a1', prefixUntil as number)).toBeNull();
+    // A new round of guessing after a quiet window is a new burst of the /64.
+    expect(fail(guard, '2001:db8:4:7:1::1', 10, stopped + 6 * MINUTE, 100).map((burst) => burst.address)).toEqual(['2001:db8:4:7:1::1']);
+  });
+
+  it('an IPv6 address is named in RFC 5952 text, and one address spelt two ways is one source', () => {
+    const guard = new LoginGuard();
+    fail(guard, '2001:DB8:4:7:0:0:0:66', 5, T0, 1000);
+    expect(fail(guard, '2001:0db8:0004:0007::0066', 5, T0 + 5000, 1000)).toMatchObject([{ address: '2001:db8:4:7::66', failures: 10 }]);
+    expect(guard.tracked).toMatchObject({ addresses: 1, prefixes: 1 });
+  });
+
+  it('is bounded: both tables keep at most maxTracked entries, the rest forgotten and counted', () => {
+    const guard = new LoginGuard({ maxTracked: 100 });
+    for (let index = 0; index < 250; index++) guard.recordAddressFailure(`2001:db8:4:${index.toString(16)}::1`, 'x', T0);
+    expect(guard.tracked).toMatchObject({ addresses: 100, prefixes: 100 });
+    expect(guard.evictions).toBe(300);
+  });
+});
+
+describe('LoginGuard, IPv4 behind IPv6, and link-local', () => {
+  it('an IPv4-mapped address, dotted or in hex, is its IPv4 address', () => {
+    const guard = new LoginGuard({ maxAddressFailures: 3 });
     guard.recordAddressFailure('::ffff:10.4.0.66', 'a', T0);
-    expect(guard.recordAddressFailure('10.4.0.66', 'b', T0 + 1)).toMatchObject({ address: '10.4.0.66' });
-    const zoned = new LoginGuard({ maxAddressFailures: 2 });
-    zoned.recordAddressFailure('fe80::1%eth0', 'a', T0);
-    expect(zoned.recordAddressFailure('fe80::0:0:0:2', 'b', T0 + 1)).toMatchObject({ address: 'fe80:0:0:0::/64' });
-    const dotted = new LoginGuard({ maxAddressFailures: 2 });
-    dotted.recordAddressFailure('64:ff9b::10.4.0.66', 'a', T0);
-    expect(dotted.recordAddressFailure('64:ff9b::192.0.2.1', 'b', T0 + 1)).toMatchObject({ address: '64:ff9b:0:0::/64' });
+    guard.recordAddressFailure('::FFFF:a04:42', 'b', T0 + 1);
+    expect(guard.recordAddressFailure('10.4.0.66', 'c', T0 + 2)).toMatchObject({ address: '10.4.0.66', failures: 3 });
+    expect(guard.tracked).toMatchObject({ addresses: 1, prefixes: 0 });
+  });
+
+  it('RFC 6052 translated clients (64:ff9b::/96) are each their embedded IPv4 address, with no /64: 200 of them failing nine times refuse none', () => {
+    const guard = new LoginGuard();
+    for (let client = 0; client < 200; client++) expect(fail(guard, `64:ff9b::192.0.2.${client}`, 9, T0 + client * 10, 1)).toEqual([]);
+    expect(guard.addressBlockedUntil('64:ff9b::192.0.2.250', T0 + 3000)).toBeNull();
+    expect(guard.tracked).toMatchObject({ addresses: 200, prefixes: 0 });
+    // The same client through the translator, in hex, and directly is one source.
+    expect(guard.recordAddressFailure('64:ff9b::c000:207', 'x', T0 + 3000)).toMatchObject({ address: '192.0.2.7', failures: 10 });
+    expect(guard.addressBlockedUntil('192.0.2.7', T0 + 3001)).not.toBeNull();
+    expect(guard.addressBlockedUntil('64:ff9b::192.0.2.8', T0 + 3001)).toBeNull();
+  });
+
+  it('link-local addresses (fe80::/10) are counted each on its own, zone id dropped, with no /64: 200 hosts failing nine times refuse none', () => {
+    const guard = new LoginGuard();
+    for (let host = 1; host <= 200; host++) expect(fail(guard, `fe80::${host.toString(16)}%eth0`, 9, T0 + host * 10, 1)).toEqual([]);
+    expect(guard.tracked).toMatchObject({ addresses: 200, prefixes: 0 });
+    expect(guard.addressBlockedUntil('fe80::ffff', T0 + 3000)).toBeNull();
+    expect(guard.recordAddressFailure('fe80::1%eth1', 'x', T0 + 3000)).toMatchObject({ address: 'fe80::1', failures: 10 });
+    expect(guard.addressBlockedUntil('fe80::1', T0 + 3001)).not.toBeNull();
+    expect(loginSource('febf::1')).toEqual({ address: 'febf::1', prefix64: null });
+    expect(loginSource('fe80::1%')).toEqual({ address: 'fe80::1', prefix64: null });
+    // ::/64 holds no subnet of hosts, only the loopback and deprecated forms: no /64 either.
+    expect(loginSource('::1')).toEqual({ address: '::1', prefix64: null });
+  });
+});
+
+describe('loginSource', () => {
+  it('writes IPv6 as RFC 5952 says: lower case, no leading zeros, the longest run of zero groups (the first of equals) as ::, never a single one', () => {
+    expect(loginSource('2001:0DB8:0000:0000:0000:0000:0002:0001')).toEqual({ address: '2001:db8::2:1', prefix64: '2001:db8::/64' });
+    expect(loginSource('2001:db8:0:0:1:0:0:1')).toEqual({ address: '2001:db8::1:0:0:1', prefix64: '2001:db8::/64' });
+    expect(loginSource('2001:db8:0:1:1:1:1:1')).toEqual({ address: '2001:db8:0:1:1:1:1:1', prefix64: '2001:db8:0:1::/64' });
+    expect(loginSource('fd00:4:7:9:0:0:0:0')).toEqual({ address: 'fd00:4:7:9::', prefix64: 'fd00:4:7:9::/64' });
+    expect(loginSource('10.4.0.66')).toEqual({ address: '10.4.0.66', prefix64: null });
+  });
+
+  it('never throws on junk, keeps what it cannot read as a bounded key of its own, with no /64', () => {
+    const junk = ['', 'unknown', 'not an address', '1.2.3', '10.4.0.256', ':::', '2001:db8::1::2', '%eth0', '::ffff:999.1.1.1', '64:ff9b::1.2.3.4.5', '12345::', 'g::1', '1:2:3:4:5:6:7:8:9', 'x'.repeat(100_000), '\u0000\n::1'];
+    for (const text of junk) {
+      const source = loginSource(text);
+      expect(source.prefix64).toBeNull();
+      expect(source.address).toBe(text.slice(0, 64));
+    }
+    expect(() => loginSource(undefined as unknown as string)).not.toThrow();
+    const guard = new LoginGuard();
+    for (const text of junk) expect(fail(guard, text, 10, T0, 1)).toHaveLength(1);
+    expect(guard.addressBlockedUntil('x'.repeat(64), T0 + 100)).not.toBeNull();
   });
 });

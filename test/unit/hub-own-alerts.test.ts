@@ -39,6 +39,12 @@ describe('the dashboard-login-burst finding, shared by the agent and the hub', (
       evidence: { address: '10.20.0.7', failures: 10, windowMs: 5 * MINUTE, ts: T0, usernames: ['rn-central', 'admin'] },
     });
   });
+
+  it('says so when the guard refused a whole IPv6 /64 rather than one address', () => {
+    const prefix = { ...burst('2001:db8:4:7::/64', T0), failures: 100 };
+    expect(loginBurstTitle(prefix)).toBe('Dashboard login: 100 failed or refused logins from the IPv6 prefix 2001:db8:4:7::/64 (many addresses) within 5 min (usernames tried: rn-central, admin); every address in that prefix is refused until they age out');
+    expect(loginBurstFinding(prefix).dedupKey).toBe('2001:db8:4:7::/64');
+  });
 });
 
 describe('the hub\'s own alerts', () => {
@@ -166,15 +172,12 @@ describe('the hub\'s own alerts', () => {
   });
 });
 
-/** An IPv6 address in one /64 (2001:db8:4:7::/64), one per index, as a host that rotates its interface id would use. */
-/** An address in the `index`th /64 of a site's /48: the login guard counts a /64 as one source (auth/login-source.ts). */
+/**
+ * An address in the `index`th /64 of a site's /48 (RFC 5952 text for index > 0): ten failures
+ * from each cross its address's limit and never its /64's (auth/login-guard.ts).
+ */
 function ipv6(index: number): string {
   return `2001:db8:4:${index & 0xffff}::1:1`;
-}
-
-/** The source the guard reports for `ipv6(index)`. */
-function ipv6Source(index: number): string {
-  return `2001:db8:4:${index & 0xffff}::/64`;
 }
 
 /** Ten failed logins from each address through the real login guard (auth/login-guard.ts); every burst it reports goes to the hub. */
@@ -224,8 +227,8 @@ describe('the hub\'s own alerts are capped, so that one attacker\'s addresses ca
     expect(own.foldedOverCap).toBe(1_900);
     // The first addresses past the cap are listed (bounded), the latest burst kept as the guard reported it.
     const evidence = overflow[0]?.evidence ?? {};
-    expect(evidence['addresses']).toEqual(addresses.slice(100, 100 + OVERFLOW_LISTED_ADDRESSES).map((_, offset) => ipv6Source(100 + offset)));
-    expect(evidence['latest']).toMatchObject({ address: ipv6Source(1_999), failures: 10 });
+    expect(evidence['addresses']).toEqual(addresses.slice(100, 100 + OVERFLOW_LISTED_ADDRESSES));
+    expect(evidence['latest']).toMatchObject({ address: ipv6(1_999), failures: 10 });
     expect(book.size).toBe(book.capacity);
   });
 

@@ -5,10 +5,16 @@ import type { LoginBurst } from './login-guard.ts';
 /** Usernames quoted in the title; the evidence keeps every one the guard reported. */
 const TITLE_USERNAMES = 5;
 
-/** The sentence a `dashboard-login-burst` alert shows: who tried from where, and that the address is refused. */
+/**
+ * The sentence a `dashboard-login-burst` alert shows: who tried from where, and that the
+ * address is refused; or, for an IPv6 /64 that crossed its own limit (auth/login-guard.ts),
+ * that the whole prefix is.
+ */
 export function loginBurstTitle(burst: LoginBurst): string {
   const names = burst.usernames.slice(0, TITLE_USERNAMES).join(', ') + (burst.usernames.length > TITLE_USERNAMES ? `, … (${burst.usernames.length})` : '');
-  return `Dashboard login: ${burst.failures} failed or refused logins from ${burst.address} within ${Math.round(burst.windowMs / 60_000)} min (usernames tried: ${names}); that address is refused until they age out`;
+  const prefix = burst.address.includes('/');
+  const from = prefix ? `the IPv6 prefix ${burst.address} (many addresses)` : burst.address;
+  return `Dashboard login: ${burst.failures} failed or refused logins from ${from} within ${Math.round(burst.windowMs / 60_000)} min (usernames tried: ${names}); ${prefix ? 'every address in that prefix' : 'that address'} is refused until they age out`;
 }
 
 /**
