@@ -325,7 +325,7 @@ describe('session idle timeout', () => {
     expect((await nurse.get('/api/health')).status).toBe(401);
     expect((await nurse.get('/api/session')).json()).toEqual({ user: null });
     expect(auditEntries(data.dir).find((entry) => entry.action === 'logout' && entry.actor === nurse.user.username)).toMatchObject({ details: { reason: 'idle' } });
-    expect(verifyAuditLog(join(data.dir, 'audit.jsonl')).ok).toBe(true);
+    expect((await verifyAuditLog(join(data.dir, 'audit.jsonl'))).ok).toBe(true);
   });
 });
 

@@ -111,6 +111,6 @@ describe('the display role: view only, no idle timeout', () => {
     const ends = readAuditLines(join(data.dir, 'audit.jsonl')).flatMap(({ entry }) => (entry?.action === 'logout' ? [[entry.actor, entry.details['reason']]] : []));
     expect(ends).toContainEqual([nurse.user.username, 'idle']);
     expect(ends.some(([actor]) => actor === enrolledDisplay.user.username)).toBe(false);
-    expect(verifyAuditLog(join(data.dir, 'audit.jsonl')).ok).toBe(true);
+    expect((await verifyAuditLog(join(data.dir, 'audit.jsonl'))).ok).toBe(true);
   });
 });

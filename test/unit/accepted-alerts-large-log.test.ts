@@ -92,8 +92,8 @@ describe('earlier acceptances from a large audit log', () => {
     console.info(`${LINES} lines: read in ${Math.round(tookMs)} ms, ${ticks} timer ticks, longest gap ${Math.round(longestGapMs)} ms, peak RSS +${Math.round((peakRss - rssBefore) / 1e6)} MB`);
     // A whole-file read blocks for all of it (no tick at all); chunks leave the timer running throughout.
     expect(ticks).toBeGreaterThanOrEqual(5);
-    // Generous for two shared cores; a whole-file read of this log blocks for about a second.
-    expect(longestGapMs).toBeLessThan(300);
+    // Generous for two shared cores under a full suite; a whole-file read of this log blocks for 1.3 s or more.
+    expect(longestGapMs).toBeLessThan(800);
     // The file is ~70 MB; reading it whole costs several times that.
     expect(peakRss - rssBefore).toBeLessThan(64e6);
     expect(accepted.get('a-last')).toEqual({ by: 'be-b', at: new Date(Date.UTC(2026, 0, 1) + LINES * 1000).toISOString() });

@@ -64,12 +64,12 @@ describe('AuditLog.append', () => {
     expect(hash).toBe(entryHash(body));
   });
 
-  it('continues the chain of an existing log when opened again, as another process would', () => {
+  it('continues the chain of an existing log when opened again, as another process would', async () => {
     writeFive();
     const again = new AuditLog(file).append({ actor: 'bob', from: '10.4.0.30', action: 'login', at: T0 + 9000 });
     expect(again.seq).toBe(6);
     expect(again.prev).toBe((JSON.parse(lines()[4] as string) as AuditEntry).hash);
-    expect(verifyAuditLog(file)).toEqual({ ok: true, entries: 6 });
+    expect(await verifyAuditLog(file)).toEqual({ ok: true, entries: 6 });
   });
 
   it('keeps the log and the head owner-only and the head at the last entry', () => {
@@ -80,10 +80,10 @@ describe('AuditLog.append', () => {
     expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
-  it('stores exactly what it hashed: undefined dropped, NaN as null', () => {
+  it('stores exactly what it hashed: undefined dropped, NaN as null', async () => {
     const entry = AuditLog.forDataDir(dir).append({ actor: 'x', from: 'local', action: 'config-changed', details: { gone: undefined, nan: Number.NaN } });
     expect(entry.details).toEqual({ nan: null });
-    expect(verifyAuditLog(file)).toEqual({ ok: true, entries: 1 });
+    expect(await verifyAuditLog(file)).toEqual({ ok: true, entries: 1 });
   });
 
   it('waits for a lock held by a live process and breaks one left by a dead one', () => {
@@ -97,104 +97,104 @@ describe('AuditLog.append', () => {
 });
 
 describe('verifyAuditLog', () => {
-  it('verifies an intact chain and counts its entries', () => {
+  it('verifies an intact chain and counts its entries', async () => {
     writeFive();
-    expect(verifyAuditLog(file)).toEqual({ ok: true, entries: 5 });
+    expect(await verifyAuditLog(file)).toEqual({ ok: true, entries: 5 });
   });
 
-  it('says an empty or missing log with no head is fine', () => {
-    expect(verifyAuditLog(file)).toEqual({ ok: true, entries: 0 });
+  it('says an empty or missing log with no head is fine', async () => {
+    expect(await verifyAuditLog(file)).toEqual({ ok: true, entries: 0 });
   });
 
-  it('reports an edited entry\'s details at that seq and line', () => {
+  it('reports an edited entry\'s details at that seq and line', async () => {
     writeFive();
     const all = lines();
     all[2] = (all[2] as string).replace('pump checked at bedside', 'nothing to see');
     rewrite(all);
-    expect(verifyAuditLog(file)).toEqual({ ok: false, seq: 3, line: 3, reason: expect.stringMatching(/does not match its hash: the entry was changed/) as string, entries: 2 });
+    expect(await verifyAuditLog(file)).toEqual({ ok: false, seq: 3, line: 3, reason: expect.stringMatching(/does not match its hash: the entry was changed/) as string, entries: 2 });
   });
 
-  it('reports an edited entry whose hash was recomputed at the next entry, by its prev', () => {
+  it('reports an edited entry whose hash was recomputed at the next entry, by its prev', async () => {
     writeFive();
     const all = lines();
     const edited = JSON.parse(all[1] as string) as AuditEntry;
     const { hash: _old, ...body } = { ...edited, actor: 'mallory' };
     all[1] = JSON.stringify({ ...body, hash: entryHash(body) });
     rewrite(all);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, seq: 3, line: 3, reason: expect.stringMatching(/prev does not match the hash of entry 2/) as string });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, seq: 3, line: 3, reason: expect.stringMatching(/prev does not match the hash of entry 2/) as string });
   });
 
-  it('reports a deleted middle line as a seq gap at the line that follows it', () => {
+  it('reports a deleted middle line as a seq gap at the line that follows it', async () => {
     writeFive();
     const all = lines();
     all.splice(2, 1);
     rewrite(all);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, seq: 4, line: 3, reason: expect.stringMatching(/seq 4 where 3 was expected: 1 entry was removed before it/) as string });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, seq: 4, line: 3, reason: expect.stringMatching(/seq 4 where 3 was expected: 1 entry was removed before it/) as string });
   });
 
-  it('reports entries swapped', () => {
+  it('reports entries swapped', async () => {
     writeFive();
     const all = lines();
     [all[1], all[2]] = [all[2] as string, all[1] as string];
     rewrite(all);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, line: 2, seq: 3 });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, line: 2, seq: 3 });
   });
 
-  it('reports a truncated end, through the head', () => {
+  it('reports a truncated end, through the head', async () => {
     writeFive();
     rewrite(lines().slice(0, 3));
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, seq: 4, line: 4, reason: expect.stringMatching(/ends at seq 3, but audit.head records seq 5: 2 entries were removed from the end/) as string, entries: 3 });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, seq: 4, line: 4, reason: expect.stringMatching(/ends at seq 3, but audit.head records seq 5: 2 entries were removed from the end/) as string, entries: 3 });
   });
 
-  it('keeps a truncation visible after the next append: the new entry continues from the head', () => {
+  it('keeps a truncation visible after the next append: the new entry continues from the head', async () => {
     writeFive();
     rewrite(lines().slice(0, 3));
     const next = AuditLog.forDataDir(dir).append({ actor: 'alice', from: '10.4.0.21', action: 'login' });
     expect(next.seq).toBe(6);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, seq: 6, line: 4, reason: expect.stringMatching(/seq 6 where 4 was expected/) as string });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, seq: 6, line: 4, reason: expect.stringMatching(/seq 6 where 4 was expected/) as string });
   });
 
-  it('reports a deleted log, a deleted head and an unparsable line', () => {
+  it('reports a deleted log, a deleted head and an unparsable line', async () => {
     writeFive();
     const text = readFileSync(file, 'utf8');
     unlinkSync(file);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, reason: expect.stringMatching(/missing, but audit.head records 5 entries/) as string });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, reason: expect.stringMatching(/missing, but audit.head records 5 entries/) as string });
     writeFileSync(file, text);
     const head = readFileSync(join(dir, AUDIT_HEAD_FILE));
     unlinkSync(join(dir, AUDIT_HEAD_FILE));
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, reason: expect.stringMatching(/audit.head is missing/) as string });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, reason: expect.stringMatching(/audit.head is missing/) as string });
     writeFileSync(join(dir, AUDIT_HEAD_FILE), head);
     const all = lines();
     all[3] = '{"seq": 4, "torn';
     rewrite(all);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, seq: 4, line: 4, reason: expect.stringMatching(/not JSON/) as string });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, seq: 4, line: 4, reason: expect.stringMatching(/not JSON/) as string });
   });
 
-  it('reports a line that is JSON but not an entry, naming the field', () => {
+  it('reports a line that is JSON but not an entry, naming the field', async () => {
     writeFive();
     const all = lines();
     const entry = JSON.parse(all[0] as string) as Record<string, unknown>;
     delete entry.from;
     all[0] = JSON.stringify(entry);
     rewrite(all);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, seq: 1, line: 1, reason: 'not an audit entry: from is missing or not a string' });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, seq: 1, line: 1, reason: 'not an audit entry: from is missing or not a string' });
   });
 
-  it('tolerates a head one entry behind (a crash between the entry and its head), and the next append repairs it', () => {
+  it('tolerates a head one entry behind (a crash between the entry and its head), and the next append repairs it', async () => {
     const entries = writeFive();
     writeFileSync(join(dir, AUDIT_HEAD_FILE), JSON.stringify({ seq: 4, hash: entries[3]?.hash }));
-    expect(verifyAuditLog(file)).toMatchObject({ ok: true, entries: 5, warning: expect.stringMatching(/one entry behind/) as string });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: true, entries: 5, warning: expect.stringMatching(/one entry behind/) as string });
     AuditLog.forDataDir(dir).append({ actor: 'x', from: 'local', action: 'logout' });
-    expect(verifyAuditLog(file)).toEqual({ ok: true, entries: 6 });
+    expect(await verifyAuditLog(file)).toEqual({ ok: true, entries: 6 });
   });
 
-  it('keeps a torn last line on its own line: it is reported, and the entry after it stays readable', () => {
+  it('keeps a torn last line on its own line: it is reported, and the entry after it stays readable', async () => {
     writeFive();
     writeFileSync(file, `${readFileSync(file, 'utf8')}{"seq":6,"ts":"20`);
     const next = AuditLog.forDataDir(dir).append({ actor: 'x', from: 'local', action: 'logout' });
     expect(next.seq).toBe(6);
     expect(readAuditLines(file).map(({ entry }) => entry?.seq ?? null)).toEqual([1, 2, 3, 4, 5, null, 6]);
-    expect(verifyAuditLog(file)).toMatchObject({ ok: false, line: 6, seq: 6 });
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: false, line: 6, seq: 6 });
   });
 });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from './canonical-json.ts';
@@ -261,29 +262,98 @@ export type AuditVerification =
   | { readonly ok: false; readonly seq: number; readonly line: number; readonly reason: string; readonly entries: number };
 
 /**
+ * Bytes `verifyAuditLog` reads at a time. Each read is awaited, so the event loop runs
+ * between chunks: a chunk and its checks (a couple of hundred entries) are one short task,
+ * and the in-path broker and gateway keep running while a log of years is verified.
+ */
+const VERIFY_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Longest line `verifyAuditLog` holds. Entries Wardwatch writes are a few hundred bytes (a
+ * reason is at most 200 characters); a longer line is not one of them, so it fails the
+ * verification unread, and memory stays within this plus one chunk however the file looks.
+ */
+export const MAX_VERIFIED_LINE_BYTES = 1024 * 1024;
+
+/** How a walk over a file's lines ended: `visit` returned a result, the end was reached, or line `line` was over the cap. */
+type LineWalk<T> = { readonly kind: 'stopped'; readonly result: T } | { readonly kind: 'end'; readonly lines: number } | { readonly kind: 'line-too-long'; readonly line: number };
+
+/**
+ * Calls `visit` with each line of the first `size` bytes of a file, in order, 1-based, until
+ * it returns a result. The lines are those of `text.split('\n')` without a last empty one:
+ * UTF-8 never has 0x0a inside a character, so a line decoded alone reads as it would in the
+ * whole text. Holds one line at a time, at most MAX_VERIFIED_LINE_BYTES.
+ */
+async function forEachLine<T>(handle: FileHandle, size: number, visit: (text: string, line: number) => T | null): Promise<LineWalk<T>> {
+  const chunk = Buffer.alloc(VERIFY_CHUNK_BYTES);
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
+  let line = 0;
+  let position = 0;
+  while (position < size) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - position), position);
+    // Shorter than when it was measured: cut while being read; what was read is all there is.
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    const data = chunk.subarray(0, bytesRead);
+    let start = 0;
+    for (let newline = data.indexOf(0x0a); newline >= 0; newline = data.indexOf(0x0a, start)) {
+      line += 1;
+      if (partialBytes + newline - start > MAX_VERIFIED_LINE_BYTES) return { kind: 'line-too-long', line };
+      const text = partialBytes === 0 ? data.toString('utf8', start, newline) : Buffer.concat([...partial, data.subarray(start, newline)]).toString('utf8');
+      partial = [];
+      partialBytes = 0;
+      start = newline + 1;
+      const result = visit(text, line);
+      if (result !== null) return { kind: 'stopped', result };
+    }
+    if (start < data.length) {
+      partialBytes += data.length - start;
+      if (partialBytes > MAX_VERIFIED_LINE_BYTES) return { kind: 'line-too-long', line: line + 1 };
+      // A copy: the chunk's memory is read into again.
+      partial.push(Buffer.from(data.subarray(start)));
+    }
+  }
+  // The last line without its newline (torn by a crash, or being written now).
+  if (partialBytes > 0) {
+    line += 1;
+    const result = visit(Buffer.concat(partial).toString('utf8'), line);
+    if (result !== null) return { kind: 'stopped', result };
+  }
+  return { kind: 'end', lines: line };
+}
+
+/**
  * Checks the whole chain and the head; reports the first broken entry by seq and line
  * number (1-based) with the reason. `entries` counts the entries that verified.
+ *
+ * Streamed a chunk at a time, never read whole: the log is never rotated, and a log of
+ * years is hundreds of megabytes, past what one string can hold (about 512 MiB) and seconds
+ * of work that must not stop the monitor. It verifies the log as long as it was when it
+ * was opened, just after the head was read, so entries appended while it runs do not read
+ * as "added by something other than Wardwatch".
  */
-export function verifyAuditLog(file: string): AuditVerification {
+export async function verifyAuditLog(file: string): Promise<AuditVerification> {
   const headFile = headFileOf(file);
   const headRead = readHead(headFile);
   if (headRead.state === 'bad') return { ok: false, seq: 0, line: 0, reason: headRead.problem, entries: 0 };
   const head = headRead.state === 'ok' ? headRead.head : null;
-  if (!existsSync(file)) {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     if (head !== null && head.seq > 0) return { ok: false, seq: 1, line: 1, reason: `${file} is missing, but ${AUDIT_HEAD_FILE} records ${head.seq} entries: the log was deleted`, entries: 0 };
     return { ok: true, entries: 0 };
   }
-  const lines = readFileSync(file, 'utf8').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  let previous: AuditHead = { seq: 0, hash: GENESIS_HASH };
-  let headHash: string | null = null;
-  for (let index = 0; index < lines.length; index++) {
-    const lineNumber = index + 1;
+  const chain = { previous: { seq: 0, hash: GENESIS_HASH } as AuditHead, headHash: null as string | null };
+  const checkLine = (text: string, lineNumber: number): AuditVerification | null => {
+    const { previous } = chain;
     const expectedSeq = previous.seq + 1;
     const fail = (reason: string, seq = expectedSeq): AuditVerification => ({ ok: false, seq, line: lineNumber, reason, entries: previous.seq });
     let value: unknown;
     try {
-      value = JSON.parse(lines[index] as string);
+      value = JSON.parse(text);
     } catch {
       return fail('the line is not JSON (edited by hand, or torn by a crash while it was written)');
     }
@@ -293,16 +363,29 @@ export function verifyAuditLog(file: string): AuditVerification {
     if (entryHash(entry) !== entry.hash) return fail('its content does not match its hash: the entry was changed after it was written', entry.seq);
     if (entry.seq !== expectedSeq) return fail(`seq ${entry.seq} where ${expectedSeq} was expected: ${entry.seq > expectedSeq ? `${entry.seq - expectedSeq} entr${entry.seq - expectedSeq === 1 ? 'y was' : 'ies were'} removed before it` : 'entries were inserted or reordered'}`, entry.seq);
     if (entry.prev !== previous.hash) return fail(`its prev does not match the hash of entry ${previous.seq}: the entry before it was changed or replaced`, entry.seq);
-    if (head !== null && entry.seq === head.seq) headHash = entry.hash;
-    previous = { seq: entry.seq, hash: entry.hash };
+    if (head !== null && entry.seq === head.seq) chain.headHash = entry.hash;
+    chain.previous = { seq: entry.seq, hash: entry.hash };
+    return null;
+  };
+  let walk: LineWalk<AuditVerification>;
+  try {
+    walk = await forEachLine(handle, (await handle.stat()).size, checkLine);
+  } finally {
+    await handle.close();
   }
-  const entries = previous.seq;
+  const entries = chain.previous.seq;
+  if (walk.kind === 'stopped') return walk.result;
+  if (walk.kind === 'line-too-long') {
+    return { ok: false, seq: entries + 1, line: walk.line, reason: `the line is longer than ${MAX_VERIFIED_LINE_BYTES} bytes, which no audit entry comes near: it was not read`, entries };
+  }
+  const { headHash } = chain;
+  const lineCount = walk.lines;
   if (head === null) {
     if (entries === 0) return { ok: true, entries };
-    return { ok: false, seq: entries, line: lines.length, reason: `${AUDIT_HEAD_FILE} is missing: without it, entries removed from the end cannot be detected`, entries };
+    return { ok: false, seq: entries, line: lineCount, reason: `${AUDIT_HEAD_FILE} is missing: without it, entries removed from the end cannot be detected`, entries };
   }
   if (head.seq > entries) {
-    return { ok: false, seq: entries + 1, line: lines.length + 1, reason: `the log ends at seq ${entries}, but ${AUDIT_HEAD_FILE} records seq ${head.seq}: ${head.seq - entries} entr${head.seq - entries === 1 ? 'y was' : 'ies were'} removed from the end`, entries };
+    return { ok: false, seq: entries + 1, line: lineCount + 1, reason: `the log ends at seq ${entries}, but ${AUDIT_HEAD_FILE} records seq ${head.seq}: ${head.seq - entries} entr${head.seq - entries === 1 ? 'y was' : 'ies were'} removed from the end`, entries };
   }
   if (head.seq > 0 && headHash !== head.hash) {
     return { ok: false, seq: head.seq, line: head.seq, reason: `entry ${head.seq} is not the one ${AUDIT_HEAD_FILE} records: the log was rewritten from there on`, entries };

@@ -36,9 +36,9 @@ export function registerAuditCommands(program: Command): void {
     .description('check the hash chain of the audit log: exit 0 if intact, 1 naming the first broken line')
     .option('-d, --data-dir <dir>', 'the agent\'s data directory', './wardwatch-data')
     .exitOverride()
-    .action((options: AuditOptions) => {
+    .action(async (options: AuditOptions) => {
       const file = logFile(options.dataDir);
-      const result = verifyAuditLog(file);
+      const result = await verifyAuditLog(file);
       if (result.ok) {
         if (result.warning !== undefined) process.stderr.write(`note: ${result.warning}\n`);
         process.stdout.write(`${file}: ${result.entries} entr${result.entries === 1 ? 'y' : 'ies'}, chain intact\n`);

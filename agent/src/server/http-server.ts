@@ -36,7 +36,8 @@ export interface DashboardApi {
   /** Accepts a learned alert into the live baseline as `by` (alert/accept-into-baseline.ts); absent at `wardwatch hub`, which learns nothing (405). */
   acceptBaseline?(id: string, by: string, reason: string, from: string): Promise<AcceptIntoBaselineOutcome>;
   users(): DashboardUserView[];
-  audit(limit: number): AuditView;
+  /** Async: it verifies the whole audit chain, streamed (audit/audit-log.ts `verifyAuditLog`). */
+  audit(limit: number): Promise<AuditView>;
   /** `wardwatch hub` only (agent/src/hub/): the ward overview; absent on an agent (404). */
   wards?(): WardSummaryView[];
   /** The site configuration, read-only and without secrets (server/config-view.ts); absent at `wardwatch hub`, which has no site (404). */
@@ -182,7 +183,7 @@ export class DashboardServer {
       case '/api/users':
         return sendJson(response, 200, this.api.users());
       case '/api/audit':
-        return sendJson(response, 200, this.api.audit(boundedLimit(url, 100, 1000)));
+        return sendJson(response, 200, await this.api.audit(boundedLimit(url, 100, 1000)));
       case '/api/wards':
         return this.api.wards === undefined ? sendJson(response, 404, { error: 'not found' }) : sendJson(response, 200, this.api.wards());
       case '/api/config':
