@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AlertManager } from '../../agent/src/alert/alert-manager.ts';
-import { AGENT_OPEN_LOGIN_BURST_CAP, cappedLoginBurstFinding, MANY_ADDRESSES_KEY } from '../../agent/src/auth/login-burst-finding.ts';
+import { AGENT_OPEN_LOGIN_BURST_CAP, cappedLoginBurstFinding, MANY_ADDRESSES_KEY, OVERFLOW_LISTED_ADDRESSES } from '../../agent/src/auth/login-burst-finding.ts';
+import { loginSource } from '../../agent/src/auth/login-source.ts';
 import { LoginGuard } from '../../agent/src/auth/login-guard.ts';
 
 const T0 = Date.parse('2026-11-28T22:00:00.000Z');
@@ -29,7 +30,13 @@ describe('an agent\'s dashboard-login-burst alerts are capped, so many sources c
     const many = bursts.filter((alert) => alert.title.startsWith(`Dashboard login: bursts of failed logins from more than ${AGENT_OPEN_LOGIN_BURST_CAP} addresses`));
     expect(many).toHaveLength(1);
     expect(many[0]?.count).toBe(500 - AGENT_OPEN_LOGIN_BURST_CAP);
-    expect(many[0]?.evidence).toMatchObject({ openAlertCap: AGENT_OPEN_LOGIN_BURST_CAP, first: { address: `2001:db8:4:${AGENT_OPEN_LOGIN_BURST_CAP.toString(16)}::1` } });
+    // Each folded burst is named: the first sources past the cap (bounded) and the latest as the guard reported it.
+    const nameOf = (index: number): string => loginSource(sources[index] ?? '').address;
+    expect(many[0]?.evidence).toMatchObject({
+      openAlertCap: AGENT_OPEN_LOGIN_BURST_CAP,
+      addresses: Array.from({ length: OVERFLOW_LISTED_ADDRESSES }, (_, offset) => nameOf(AGENT_OPEN_LOGIN_BURST_CAP + offset)),
+      latest: { address: nameOf(499) },
+    });
     // One of the first sources bursts again after its window: it folds into its own alert, not the many.
     const first = bursts.find((alert) => alert.evidence['address'] === '2001:db8:4::1'); // sources[0] in RFC 5952 text
     spray(alerts, guard, [sources[0] ?? ''], T0 + 6 * 60_000);

@@ -9,7 +9,7 @@ import { loginBurstFinding, loginBurstTitle } from '../../agent/src/auth/login-b
 import { DEFAULT_LOGIN_GUARD, LoginGuard, type LoginBurst } from '../../agent/src/auth/login-guard.ts';
 import { HubAlertBook } from '../../agent/src/hub/hub-alerts.ts';
 import { HUB_SUPPRESSION_MS, HubOwnAlerts, MAX_OWN_OPEN_ALERTS, ownOpenAlertCap } from '../../agent/src/hub/hub-own-alerts.ts';
-import { OVERFLOW_LISTED_ADDRESSES } from '../../agent/src/hub/own-alert-overflow.ts';
+import { OVERFLOW_LISTED_ADDRESSES } from '../../agent/src/auth/login-burst-finding.ts';
 import { HUB_ORIGIN, type AlertView } from '../../agent/src/server/dashboard-protocol.ts';
 import { AlertStore } from '../../agent/src/store/alert-store.ts';
 import { alertPlace, originLabel } from '../../dashboard/src/format.ts';

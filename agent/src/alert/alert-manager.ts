@@ -132,7 +132,7 @@ export class AlertManager {
     const windows = this.suppression.get(key);
     const suppressed = windows === undefined ? undefined : this.foldTarget(windows, finding.ts);
     if (windows !== undefined && suppressed !== undefined) {
-      const updated: AlertView = { ...suppressed.alert, count: suppressed.alert.count + 1, lastTs: eventTimeIso(finding.ts) };
+      const updated: AlertView = { ...suppressed.alert, count: suppressed.alert.count + 1, lastTs: eventTimeIso(finding.ts), ...(finding.foldEvidence === undefined ? {} : { evidence: finding.foldEvidence(suppressed.alert.evidence) }) };
       suppressed.alert = updated;
       // Most recently used last in the key's list (the table itself drops the key raised longest ago first).
       windows.splice(windows.indexOf(suppressed), 1);

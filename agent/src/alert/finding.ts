@@ -14,6 +14,12 @@ export interface Finding {
   readonly dedupKey: string;
   readonly title: string;
   readonly evidence: Readonly<Record<string, unknown>>;
+  /**
+   * When this occurrence folds into an open alert (suppression): the alert's evidence after
+   * it, from the evidence it had. Absent: the first occurrence's evidence stays, as for most
+   * alerts; a summary alert (many login sources in one) says who came since.
+   */
+  readonly foldEvidence?: (held: Readonly<Record<string, unknown>>) => Readonly<Record<string, unknown>>;
 }
 
 export type FindingSink = (finding: Finding) => void;

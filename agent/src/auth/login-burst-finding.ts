@@ -45,6 +45,26 @@ export function overflowTitle(cap: number): string {
  */
 export const AGENT_OPEN_LOGIN_BURST_CAP = 10;
 
+/** Addresses the overflow alert lists (the first seen); every attempt of every address is in the audit log. */
+export const OVERFLOW_LISTED_ADDRESSES = 20;
+
+function listedAddresses(evidence: Readonly<Record<string, unknown>> | null): string[] {
+  const listed = evidence?.['addresses'];
+  return Array.isArray(listed) ? listed.filter((address): address is string => typeof address === 'string').slice(0, OVERFLOW_LISTED_ADDRESSES) : [];
+}
+
+/**
+ * The overflow alert's evidence after one more burst: the cap, the first addresses seen (at
+ * most OVERFLOW_LISTED_ADDRESSES, carried in the evidence itself so that they survive a
+ * restart), and the latest burst as the guard reported it.
+ */
+export function overflowEvidence(cap: number, held: Readonly<Record<string, unknown>> | null, burst: Finding): Record<string, unknown> {
+  const addresses = listedAddresses(held);
+  const address = burst.evidence['address'];
+  if (typeof address === 'string' && addresses.length < OVERFLOW_LISTED_ADDRESSES && !addresses.includes(address)) addresses.push(address);
+  return { openAlertCap: cap, addresses, latest: burst.evidence, auditLog: 'every failed login is in the audit log (login-failed; "burst": true marks each address crossing the limit)' };
+}
+
 /**
  * The finding for `burst` on an agent, given the alerts it holds: the source's own (it folds
  * into that source's open alert, if any), until AGENT_OPEN_LOGIN_BURST_CAP sources have open
@@ -58,5 +78,6 @@ export function cappedLoginBurstFinding(burst: LoginBurst, alerts: readonly Aler
     openSources.add(alert.evidence['address']);
   }
   if (openSources.has(burst.address) || openSources.size < AGENT_OPEN_LOGIN_BURST_CAP) return finding;
-  return { ...finding, dedupKey: MANY_ADDRESSES_KEY, title: overflowTitle(AGENT_OPEN_LOGIN_BURST_CAP), evidence: { openAlertCap: AGENT_OPEN_LOGIN_BURST_CAP, first: finding.evidence, auditLog: 'every failed login is in the audit log (login-failed; "burst": true marks each source crossing the limit)' } };
+  // Each burst folded in adds its source to the listed ones and becomes the latest, so the alert names who is trying now.
+  return { ...finding, dedupKey: MANY_ADDRESSES_KEY, title: overflowTitle(AGENT_OPEN_LOGIN_BURST_CAP), evidence: overflowEvidence(AGENT_OPEN_LOGIN_BURST_CAP, null, finding), foldEvidence: (held) => overflowEvidence(AGENT_OPEN_LOGIN_BURST_CAP, held, finding) };
 }

@@ -8,7 +8,7 @@ import { eventTimeIso } from '../model/wire.ts';
 import { HUB_ORIGIN, type AlertView } from '../server/dashboard-protocol.ts';
 import type { DashboardAcknowledgeOutcome } from '../server/http-server.ts';
 import type { HubAlertBook } from './hub-alerts.ts';
-import { MANY_ADDRESSES_KEY, overflowEvidence, overflowTitle } from './own-alert-overflow.ts';
+import { MANY_ADDRESSES_KEY, overflowEvidence, overflowTitle } from '../auth/login-burst-finding.ts';
 
 /**
  * The hub's suppression window: the agent's default `detection.suppressionSeconds`
@@ -19,7 +19,7 @@ export const HUB_SUPPRESSION_MS = 300_000;
 
 /**
  * The hub's own alerts open at a time, one per address (DESIGN.md, principle 3); further
- * bursts fold into one alert (own-alert-overflow.ts). At most a tenth of the alert book
+ * bursts fold into one alert (auth/login-burst-finding.ts). At most a tenth of the alert book
  * (`maxAlerts`, at least 100), so that the wards' open warnings and info and their
  * acknowledged alerts are never pushed out of the hub's memory by one attacker's addresses.
  */
