@@ -1,7 +1,7 @@
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { BrokerLink } from '../export/broker-link.ts';
+import { BrokerLink, type BrokerLinkOptions } from '../export/broker-link.ts';
 import {
   alertMessageSchema,
   devicesMessageSchema,
@@ -58,14 +58,8 @@ export interface HubMessageHandlers {
   link(connected: boolean): void;
 }
 
-export interface HubSubscriberOptions {
-  readonly url: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly ca?: Buffer;
-  /** The hub's client certificate (PEM) and key, for a broker that requires one. */
-  readonly clientCertificate?: { readonly cert: Buffer; readonly key: Buffer };
-  readonly clientId: string;
+/** The broker connection is the uplink's (export/broker-link.ts), with the hub's own client id and credentials. */
+export interface HubSubscriberOptions extends Pick<BrokerLinkOptions, 'url' | 'username' | 'password' | 'ca' | 'clientCertificate' | 'clientId'> {
   readonly topicPrefix: string;
   readonly reconnectMaxSeconds: number;
   readonly handlers: HubMessageHandlers;

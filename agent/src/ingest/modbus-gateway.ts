@@ -1,4 +1,4 @@
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AlertType } from '../alert/catalogue.ts';
 import { encodeAdu, exceptionPdu } from '../model/modbus-codec.ts';
@@ -6,6 +6,7 @@ import type { ModbusAdu } from '../protocol/modbus/types.ts';
 import { ModbusFlowObserver } from './modbus-flow-observer.ts';
 import { normalizeAddress } from './address.ts';
 import type { ModbusPeer, Observation } from './observation.ts';
+import { listen } from '../server/listen.ts';
 
 export interface GatewayRoute {
   readonly deviceId: string;
@@ -121,14 +122,7 @@ export class ModbusGatewayIngest {
         this.safeIngest({ kind: 'modbus-anomaly', ts: this.now(), master: peer, deviceId: route.deviceId, direction: 'request', name: 'gateway-connection-refused', detail: `more than ${MAX_MASTERS_PER_GATEWAY} masters connected` }, route.deviceId, peer);
       });
       this.servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(route.listenPort, this.options.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      bound.push({ deviceId: route.deviceId, port: (server.address() as AddressInfo).port });
+      bound.push({ deviceId: route.deviceId, port: await listen(server, route.listenPort, this.options.host) });
     }
     return bound;
   }

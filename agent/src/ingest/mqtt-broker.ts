@@ -1,10 +1,11 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { ClientIdentity, MqttConnection, ObservationSink } from './observation.ts';
 import type { MqttAccountVerifier } from './mqtt-account-verifier.ts';
 import { normalizeAddress } from './address.ts';
+import { listen } from '../server/listen.ts';
 
 export interface MqttBrokerOptions {
   readonly host: string;
@@ -212,14 +213,7 @@ export class MqttBrokerIngest {
       socket.once('close', () => this.sockets.delete(socket));
     });
     this.servers.push(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as AddressInfo).port;
+    return listen(server, port, this.options.host);
   }
 
   private tlsFailed(error: Error, remoteAddress: string | undefined): void {

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
@@ -17,6 +16,7 @@ import { readJsonRequest, send, sendJson } from './http-io.ts';
 import { isSameOrigin } from './same-origin.ts';
 import type { Session } from './sessions.ts';
 import type { WebSocketHub } from './websocket-hub.ts';
+import { listen } from './listen.ts';
 
 export { MAX_BODY_BYTES, SECURITY_HEADERS } from './http-io.ts';
 
@@ -104,14 +104,7 @@ export class DashboardServer {
       this.hub.handleUpgrade(request, socket, head, session.id);
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    return (server.address() as AddressInfo).port;
+    return listen(server, port, host);
   }
 
   async stop(): Promise<void> {

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CONTENT_TYPE } from '../health/prometheus-text.ts';
 import type { HealthView } from './dashboard-protocol.ts';
+import { listen } from './listen.ts';
 
 /** What the listener serves; the composition root provides it. */
 export interface MetricsEndpoints {
@@ -61,15 +61,9 @@ export class MetricsServer {
     server.maxConnections = MAX_METRICS_CONNECTIONS;
     server.on('connection', (socket) => socket.setTimeout(IDLE_SOCKET_MS, () => socket.destroy()));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const bound = await listen(server, port, host);
     server.on('error', (error) => this.logger.error({ err: error }, 'metrics listener error'));
-    return (server.address() as AddressInfo).port;
+    return bound;
   }
 
   async stop(): Promise<void> {
